@@ -1,0 +1,283 @@
+/*
+ * blockheap: an embeddable garbage-collected block heap with MicroPython's heap model,
+ * placement that resists fragmentation, and diagnostics that explain it.
+ *
+ * This header is the manual.
+ *
+ * ------------------------------------------------------------------------------------------------
+ * THE MODEL
+ * The caller gives the heap one contiguous arena. blockheap lays it out exactly as MicroPython's
+ * gc_init does, so that an arena of N bytes here has the same pool as `micropython -X heapsize=N`:
+ *
+ *     [ATB: A bytes][gap: 1 byte][FTB: ceil(A/2) bytes] ... [pool: 4*A blocks, ending at the end]
+ *
+ *   - The pool is a row of fixed blocks of B bytes (a power of two, at least two machine words;
+ *     default four words: 16 bytes on 32-bit, 32 on 64-bit).
+ *   - The allocation table (ATB) has 2 bits per block: FREE, HEAD, TAIL, MARK (a head marked during
+ *     a collection). An object is one HEAD followed by zero or more TAILs.
+ *   - The gap byte stays zero, so a walk along the ATB never reads the FTB as tails.
+ *   - The finaliser table (FTB) has 1 bit per block (omitted when `without_finalisers` is set).
+ *   - A (ATB bytes) = floor((T - 1) * 8 / (12 + 32*B)) with finalisers, floor((T - 1) / (1 + 4*B))
+ *     without, T being the arena size after its end is aligned down to B.
+ *
+ * PER-BLOCK OVERHEAD: 3 bits in the arena (2 ATB + 1 FTB), 2 bits without finalisers; plus the
+ * gap byte and the rounding of A. Nothing else is stored per block or per object: the lifetime hint
+ * and the site token are consumed by placement when the object is placed, not recorded. The control
+ * structure `bh_heap` is fixed-size (see sizeof(bh_heap)) and may be static.
+ *
+ * ------------------------------------------------------------------------------------------------
+ * COMPLEXITY (n = pool blocks, k = blocks of the object, m = blocks of marked objects)
+ *   bh_init            O(A)     clears the tables
+ *   bh_alloc           policy `micropython`: O(n) worst case (first-fit scan of the ATB from the
+ *                      lowest-free cursor), O(k) to claim and zero the run; plus a collection when
+ *                      the threshold or a failure triggers one.
+ *   bh_free            O(k)
+ *   bh_realloc         O(k + growth) in place; O(alloc + k) when it moves
+ *   bh_size            O(k)
+ *   collection         mark O(roots + m * B / word); sweep O(n); each mark-stack overflow adds a
+ *                      rescan O(n + m * B / word)
+ *   bh_info, bh_largest_free, bh_free_runs, bh_check, bh_dump_map   O(n)
+ *
+ * ------------------------------------------------------------------------------------------------
+ * COLLECTION
+ * A collection is:  bh_collect_start(h); bh_collect_roots(h, words, n) ...; bh_collect_end(h).
+ *   - A root word marks an object only if it equals the address of a HEAD block of this heap.
+ *     Interior pointers do not keep objects alive (as in MicroPython).
+ *   - Marked objects are scanned conservatively, every machine word of every block, with an
+ *     explicit mark stack (64 entries unless the config gives a larger one). When it overflows, the
+ *     child is marked but not pushed; bh_collect_end then rescans the heap for marked objects and
+ *     traces them again until no overflow remains. Correct for any stack size >= 1.
+ *   - bh_collect_end runs the finaliser callback for every unreachable object allocated with
+ *     BH_FINALISER, all of them, in address order, before any block is freed, with the heap locked
+ *     (allocation returns NULL and frees are ignored inside a finaliser); then it frees every
+ *     unmarked object and turns marks back into heads.
+ * The heap collects by itself when an allocation finds no room (once per request, then retries),
+ * or before an allocation when `threshold_blocks` blocks were allocated since the last collection,
+ * but only if the config has a `collect` callback (the host scans its roots in it) and
+ * `no_auto_collect` is false. As in MicroPython, a request that already collected because of the
+ * threshold does not collect again when it finds no room.
+ *
+ * ------------------------------------------------------------------------------------------------
+ * MISUSE: DEFINED BEHAVIOUR
+ * Every misuse is ignored (the call has no effect on the heap), counted in bh_info.misuse, and
+ * reported to the config's `misuse` hook if there is one (which may assert or log):
+ *   BH_MISUSE_FOREIGN     free/realloc/size of a pointer outside the pool (including the arena's
+ *                         own metadata); bh_size returns 0, bh_realloc returns NULL.
+ *   BH_MISUSE_INTERIOR    a pointer inside the pool that is not the start of an object (not block
+ *                         aligned, or a TAIL block).
+ *   BH_MISUSE_FREED       a pointer to a FREE block: double free, or realloc/size after free. (If the
+ *                         block was allocated again since, the pointer names the new object: no
+ *                         allocator without per-object tags can tell; document your ownership.)
+ *   BH_MISUSE_UNLOCK      bh_unlock without a matching bh_lock.
+ *   BH_MISUSE_COLLECTING  bh_collect_start while a collection is under way, or bh_collect_roots /
+ *                         bh_collect_end outside one.
+ *   BH_MISUSE_LOCKED      bh_alloc/bh_realloc while the heap is locked (returns NULL; the failure is
+ *                         recorded with verdict BH_VERDICT_LOCKED). bh_free while locked is not
+ *                         misuse: as in MicroPython it is ignored and the object is left to the
+ *                         next collection.
+ * bh_free(NULL) and bh_size(NULL) are no-ops, not misuse.
+ */
+#ifndef BLOCKHEAP_H
+#define BLOCKHEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bh_heap bh_heap;
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Configuration                                                                                 */
+
+/* Placement policies. Each is documented where it is implemented (src/place_*.c) and here. */
+typedef enum bh_policy {
+    /* MicroPython's own, bit for bit: address-ordered first fit from a cursor below which no block
+     * is free (moved up only after a 1-block allocation, down by frees and shrinks, to 0 by every
+     * collection). No extra state. O(n) allocation. */
+    BH_POLICY_MICROPYTHON = 0,
+    BH_POLICY_COUNT
+} bh_policy;
+
+/* Allocation flags. */
+#define BH_FINALISER  0x1u /* call the config's finalise callback when found unreachable */
+#define BH_LONG_LIVED 0x2u /* the host expects the object to live long: a placement hint */
+
+typedef void (*bh_collect_fn)(void *ctx, bh_heap *h);
+typedef void (*bh_finalise_fn)(void *ctx, bh_heap *h, void *obj);
+
+typedef enum bh_misuse {
+    BH_MISUSE_FOREIGN = 0,
+    BH_MISUSE_INTERIOR,
+    BH_MISUSE_FREED,
+    BH_MISUSE_UNLOCK,
+    BH_MISUSE_COLLECTING,
+    BH_MISUSE_LOCKED,
+    BH_MISUSE_COUNT
+} bh_misuse;
+typedef void (*bh_misuse_fn)(void *ctx, bh_heap *h, bh_misuse what, const void *ptr);
+
+/* A zero-initialised config is MicroPython's default: 4-word blocks, finalisers, policy
+ * micropython, auto-collect (when `collect` is set), no threshold, 64-entry mark stack. */
+typedef struct bh_config {
+    size_t block_bytes;        /* 0: 4 * sizeof(void *); else a power of two >= 2 * sizeof(void *) */
+    bool without_finalisers;   /* no FTB: 2 bits per block; BH_FINALISER is then ignored */
+    bool no_auto_collect;      /* never collect by itself (MicroPython's gc.disable()) */
+    bh_policy policy;
+    size_t threshold_blocks;   /* 0: off; else collect before an allocation once this many blocks
+                                  were allocated since the last collection (gc.threshold) */
+    size_t *mark_stack;        /* NULL: the 64 entries inside bh_heap */
+    size_t mark_stack_entries; /* entries of mark_stack (ignored when mark_stack is NULL) */
+    bh_collect_fn collect;     /* host's full collection: start, roots, end */
+    bh_finalise_fn finalise;   /* called for unreachable BH_FINALISER objects */
+    bh_misuse_fn misuse;       /* optional: told of every misuse (see the top of this file) */
+    void *ctx;                 /* passed to the three callbacks */
+} bh_config;
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Diagnostics types                                                                             */
+
+typedef enum bh_verdict {
+    BH_VERDICT_NONE = 0,   /* no failure yet */
+    BH_VERDICT_FRAGMENTED, /* enough free blocks in total, but no free run long enough */
+    BH_VERDICT_EXHAUSTED,  /* not enough free blocks in total */
+    BH_VERDICT_LOCKED,     /* the heap was locked */
+    BH_VERDICT_IMMOVABLE   /* realloc could not grow in place and moving was not allowed */
+} bh_verdict;
+
+typedef struct bh_info {
+    size_t block_bytes, pool_blocks;
+    size_t total_bytes, used_bytes, free_bytes;  /* as mem_info prints them */
+    size_t used_blocks, free_blocks;
+    size_t objects;
+    size_t one_block_objects, two_block_objects; /* "No. of 1-blocks", "2-blocks" */
+    size_t largest_object_blocks;                /* "max blk sz" */
+    size_t largest_free_blocks;                  /* "max free sz" */
+    size_t free_runs;                            /* maximal runs of free blocks */
+    size_t largest_alloc_bytes;                  /* largest request that succeeds now, no GC */
+    size_t collections;                          /* since bh_init */
+    size_t misuse;                               /* misuses ignored since bh_init */
+} bh_info;
+
+typedef struct bh_failure {
+    size_t request_bytes, request_blocks;
+    size_t free_blocks, free_bytes;              /* at the moment of failure (after any collection) */
+    size_t largest_free_blocks, largest_free_bytes;
+    bool collected;                              /* a collection was made for this request */
+    bh_verdict verdict;
+    size_t failures;                             /* failed requests since bh_init */
+} bh_failure;
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The heap's control structure. Caller-allocated (static is fine); treat as opaque.             */
+
+#define BH_MARK_STACK_DEFAULT 64
+
+struct bh_heap {
+    uint8_t *atb;              /* allocation table, 2 bits per block */
+    uint8_t *ftb;              /* finaliser table, 1 bit per block, or NULL */
+    uint8_t *pool;             /* block 0 */
+    size_t atb_bytes;          /* pool_blocks / 4 */
+    size_t pool_blocks;
+    size_t block_bytes;
+    unsigned block_shift;      /* log2(block_bytes) */
+    bh_config cfg;
+    const struct bh_placement *place;
+    size_t cursor;             /* policy micropython: ATB byte below which no block is free */
+    size_t used_blocks;        /* HEAD + TAIL (+ MARK) blocks */
+    size_t objects;
+    size_t allocated_since_collect; /* blocks, for the threshold */
+    unsigned lock_depth;
+    bool collecting;
+    bool mark_overflow;
+    const void *pinned;        /* object kept alive across a collection bh_realloc triggers */
+    size_t collections;
+    size_t misuse_counts[BH_MISUSE_COUNT];
+    bh_failure failure;
+    size_t *mark_stack;
+    size_t mark_stack_entries;
+    size_t mark_stack_storage[BH_MARK_STACK_DEFAULT];
+};
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Arena and allocation                                                                          */
+
+/* Lay the heap out over arena[0 .. arena_bytes). cfg may be NULL (all defaults). Returns false,
+ * leaving h unusable, if the config is invalid or the arena holds no block. O(A). */
+bool bh_init(bh_heap *h, void *arena, size_t arena_bytes, const bh_config *cfg);
+
+/* Pool blocks an arena of arena_bytes gives (MicroPython's formula), for an arena whose start is
+ * aligned to block_bytes. block_bytes 0 means the default. O(1). */
+size_t bh_pool_blocks_for(size_t arena_bytes, size_t block_bytes, bool with_finalisers);
+/* Smallest arena (aligned start) that gives at least pool_blocks blocks. O(1). */
+size_t bh_arena_bytes_for(size_t pool_blocks, size_t block_bytes, bool with_finalisers);
+
+/* Zeroed, block-aligned memory of at least nbytes, or NULL (nbytes 0, locked, or no room even after
+ * the collection the heap may make). flags: BH_FINALISER | BH_LONG_LIVED. */
+void *bh_alloc(bh_heap *h, size_t nbytes, unsigned flags);
+/* As bh_alloc, with an allocation-site token (any value; equal values mean the same place in the
+ * host, e.g. a return address) that a learning placement policy may use. */
+void *bh_alloc_site(bh_heap *h, size_t nbytes, unsigned flags, uintptr_t site);
+/* Frees the object p points at (misuse: see top). Ignored while the heap is locked. O(k). */
+void bh_free(bh_heap *h, void *p);
+/* p NULL: bh_alloc(h, nbytes, 0). nbytes 0: bh_free(h, p), returns NULL. Same block count: p.
+ * Fewer blocks: shrinks in place. More: grows in place if the blocks after it are free, else, if
+ * allow_move, allocates anew (keeping the finaliser bit; this may collect, and p itself survives
+ * that collection), copies and frees p; else NULL and p is unchanged. Added bytes are zero. */
+void *bh_realloc(bh_heap *h, void *p, size_t nbytes, bool allow_move);
+/* Usable bytes of the object p points at (its blocks * block size); 0 for NULL or misuse. */
+size_t bh_size(const bh_heap *h, const void *p);
+
+void bh_lock(bh_heap *h);
+void bh_unlock(bh_heap *h);
+bool bh_is_locked(const bh_heap *h);
+/* Changes the threshold (blocks; 0 = off) at run time. */
+void bh_set_threshold(bh_heap *h, size_t threshold_blocks);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Collection                                                                                    */
+
+void bh_collect_start(bh_heap *h);
+void bh_collect_roots(bh_heap *h, const void *const *words, size_t n);
+void bh_collect_end(bh_heap *h);
+/* A full collection: the config's collect callback if set, else start + end with no roots (which
+ * reclaims every object). */
+void bh_collect(bh_heap *h);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Diagnostics                                                                                   */
+
+void bh_info_get(const bh_heap *h, bh_info *info);
+/* Bytes of the largest allocation that would succeed now without a collection. O(n). */
+size_t bh_largest_free(const bh_heap *h);
+/* hist[i] = number of maximal free runs of length in [2^i, 2^(i+1)) blocks; the last bucket takes
+ * all longer runs. Returns the number of free runs. */
+size_t bh_free_runs(const bh_heap *h, size_t *hist, size_t nbuckets);
+/* The most recent failed allocation (verdict BH_VERDICT_NONE if none). */
+void bh_last_failure(const bh_heap *h, bh_failure *f);
+/* Verdict for a request of request_blocks given the free total and the largest free run. */
+bh_verdict bh_verdict_for(size_t request_blocks, size_t free_blocks, size_t largest_free_blocks);
+const char *bh_verdict_name(bh_verdict v);
+
+typedef void (*bh_print_fn)(void *ctx, const char *s, size_t len);
+/* Returns the type letter for the object at obj (T, L, D, S, A, F, B, M, ...), or 0 for 'h'. */
+typedef char (*bh_kind_fn)(void *ctx, const void *obj, size_t blocks);
+/* Prints, exactly as MicroPython's micropython.mem_info(1) after its stack line:
+ *   GC: total: %u, used: %u, free: %u
+ *    No. of 1-blocks: %u, 2-blocks: %u, max blk sz: %u, max free sz: %u
+ *   GC memory layout; from %p:
+ *   00000000: h=Sh==...
+ *          (N lines all free)
+ * kind may be NULL. The pool address prints as MicroPython's %p does (lowercase hex, no 0x). */
+void bh_dump_map(const bh_heap *h, bh_print_fn print, void *ctx, bh_kind_fn kind, void *kind_ctx);
+
+/* Verifies every invariant (see src/inspect.c); false at the first violation. O(n). */
+bool bh_check(const bh_heap *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
