@@ -187,10 +187,11 @@ struct bh_heap {
     bh_config cfg;
     const struct bh_placement *place;
     size_t cursor;             /* policy micropython: ATB byte below which no block is free */
+    size_t deferred_frees;     /* bh_free calls ignored because the heap was locked */
     size_t used_blocks;        /* HEAD + TAIL (+ MARK) blocks */
     size_t objects;
     size_t allocated_since_collect; /* blocks, for the threshold */
-    unsigned lock_depth;
+    unsigned lock_depth;       /* bh_lock nesting; a collection locks the heap by `collecting` */
     bool collecting;
     bool mark_overflow;
     const void *pinned;        /* object kept alive across a collection bh_realloc triggers */
@@ -229,7 +230,7 @@ void bh_free(bh_heap *h, void *p);
  * that collection), copies and frees p; else NULL and p is unchanged. Added bytes are zero. */
 void *bh_realloc(bh_heap *h, void *p, size_t nbytes, bool allow_move);
 /* Usable bytes of the object p points at (its blocks * block size); 0 for NULL or misuse. */
-size_t bh_size(const bh_heap *h, const void *p);
+size_t bh_size(bh_heap *h, const void *p);
 
 void bh_lock(bh_heap *h);
 void bh_unlock(bh_heap *h);
@@ -273,6 +274,12 @@ typedef char (*bh_kind_fn)(void *ctx, const void *obj, size_t blocks);
  *          (N lines all free)
  * kind may be NULL. The pool address prints as MicroPython's %p does (lowercase hex, no 0x). */
 void bh_dump_map(const bh_heap *h, bh_print_fn print, void *ctx, bh_kind_fn kind, void *kind_ctx);
+
+/* Calls fn for every maximal free run and every object, in address order: block index, length in
+ * blocks, whether it is a free run, and the object's address (NULL for a free run). Stops early when
+ * fn returns false. O(n). The heap must not change during the walk. */
+typedef bool (*bh_walk_fn)(void *ctx, size_t block, size_t nblocks, bool is_free, const void *obj);
+void bh_walk(const bh_heap *h, bh_walk_fn fn, void *ctx);
 
 /* Verifies every invariant (see src/inspect.c); false at the first violation. O(n). */
 bool bh_check(const bh_heap *h);

@@ -1,0 +1,95 @@
+/* Internal to the library: the allocation table's encoding, the placement interface, and the
+ * functions the library's files share. Nothing here is part of the API. */
+#ifndef BH_HEAP_INTERNAL_H
+#define BH_HEAP_INTERNAL_H
+
+#include "blockheap.h"
+
+#include <string.h>
+
+/* ---- the allocation table: 2 bits per block, 4 blocks per byte, block b in bits 2*(b%4) of byte
+ * b/4 (MicroPython's encoding, so a dump of ours and theirs mean the same). The byte after the
+ * table (the gap) is always zero, so reading the kind of block pool_blocks gives FREE and every
+ * "walk the tails" loop stops at the end of the pool without a bounds test. */
+enum { BH_AT_FREE = 0, BH_AT_HEAD = 1, BH_AT_TAIL = 2, BH_AT_MARK = 3 };
+#define BH_BLOCKS_PER_ATB 4u
+#define BH_BLOCKS_PER_FTB 8u
+#define BH_NO_BLOCK ((size_t)-1)
+
+static inline unsigned bh__kind(const bh_heap *h, size_t block)
+{
+    return (h->atb[block >> 2] >> ((block & 3u) * 2u)) & 3u;
+}
+
+static inline void bh__set_kind(bh_heap *h, size_t block, unsigned kind)
+{
+    unsigned shift = (unsigned)(block & 3u) * 2u;
+    uint8_t *byte = &h->atb[block >> 2];
+    *byte = (uint8_t)((*byte & ~(3u << shift)) | (kind << shift));
+}
+
+static inline bool bh__finaliser_bit(const bh_heap *h, size_t block)
+{
+    return h->ftb != NULL && ((h->ftb[block >> 3] >> (block & 7u)) & 1u);
+}
+
+static inline void bh__set_finaliser_bit(bh_heap *h, size_t block, bool on)
+{
+    if (h->ftb == NULL)
+        return;
+    uint8_t bit = (uint8_t)(1u << (block & 7u));
+    if (on)
+        h->ftb[block >> 3] |= bit;
+    else
+        h->ftb[block >> 3] &= (uint8_t)~bit;
+}
+
+static inline void *bh__ptr(const bh_heap *h, size_t block)
+{
+    return h->pool + (block << h->block_shift);
+}
+
+/* Blocks of the object whose head is `block`: the head and the TAILs after it. O(k). */
+static inline size_t bh__object_blocks(const bh_heap *h, size_t block)
+{
+    size_t n = 1;
+    while (bh__kind(h, block + n) == BH_AT_TAIL)
+        n++;
+    return n;
+}
+
+/* Blocks for a request of nbytes; 0 for 0 bytes; never overflows. */
+static inline size_t bh__blocks_for(const bh_heap *h, size_t nbytes)
+{
+    return (nbytes >> h->block_shift) + ((nbytes & (h->block_bytes - 1)) != 0);
+}
+
+/* ---- placement: one table of functions per policy (src/place.c). The allocation table is the
+ * single source of truth; a policy's state only speeds up or steers the search, and `check`
+ * verifies it against the table. */
+struct bh_placement {
+    const char *name;
+    void (*reset)(bh_heap *h);                 /* after init: the pool is all free */
+    /* first block of a free run of nblocks to allocate, or BH_NO_BLOCK; the caller claims it */
+    size_t (*find)(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site);
+    void (*allocated)(bh_heap *h, size_t block, size_t nblocks); /* a new object was placed */
+    void (*grown)(bh_heap *h, size_t block, size_t nblocks);     /* free blocks became tails */
+    void (*released)(bh_heap *h, size_t block, size_t nblocks);  /* blocks became free */
+    void (*swept)(bh_heap *h);                 /* a collection has freed what it found */
+    bool (*check)(const bh_heap *h);
+};
+
+const struct bh_placement *bh__placement(bh_policy policy);
+
+/* ---- shared between files */
+void bh__misuse(bh_heap *h, bh_misuse what, const void *ptr);
+/* The head block p names, or BH_NO_BLOCK after reporting the misuse. */
+size_t bh__head_of(bh_heap *h, const void *p);
+/* Frees the object at head `block` (not locked-checked). O(k). */
+void bh__free_object(bh_heap *h, size_t block);
+/* A full collection triggered by the heap itself (through the host's callback). */
+void bh__collect_for_alloc(bh_heap *h);
+/* Records a failed request with its diagnosis. */
+void bh__record_failure(bh_heap *h, size_t nbytes, size_t nblocks, bool collected, bh_verdict forced);
+
+#endif
