@@ -19,11 +19,31 @@ static void claim_object(bh_heap *h, size_t block, size_t nblocks)
     h->allocated_since_collect += nblocks;
 }
 
+#ifdef BH_FAIL_INJECTION
+/* Test builds only: the allocation numbered bh_fail_at (counting from 1 over all heaps) fails as if
+ * there were no room; 0 disables. */
+size_t bh_fail_at, bh_alloc_count;
+#endif
+
 static void *alloc_blocks(bh_heap *h, size_t nbytes, size_t nblocks, unsigned flags, uintptr_t site)
 {
     /* As MicroPython: with auto-collect off, a request behaves as if it had already collected. */
     bool may_collect = can_auto_collect(h);
     bool collected = false;
+#ifdef BH_STRESS_COLLECT
+    /* Test builds only (like Lua's HARDMEMTESTS): a full collection before every allocation that is
+     * allowed to collect, so that any object the host forgot to root dies at once. */
+    if (may_collect) {
+        bh__collect_for_alloc(h);
+        collected = true;
+    }
+#endif
+#ifdef BH_FAIL_INJECTION
+    if (++bh_alloc_count == bh_fail_at) {
+        bh__record_failure(h, nbytes, nblocks, collected, BH_VERDICT_NONE);
+        return NULL;
+    }
+#endif
     if (may_collect && h->cfg.threshold_blocks != 0 && h->allocated_since_collect >= h->cfg.threshold_blocks) {
         bh__collect_for_alloc(h);
         collected = true;
