@@ -13,6 +13,12 @@ struct command {
 
 /* Each sub-command adds its line here once it exists. */
 static const struct command commands[] = {
+    {"replay", bh_cmd_replay, "run an allocation trace on the real heap at one heap size"},
+    {"margin", bh_cmd_margin, "smallest heap a trace needs, and the margin of safety of a heap size"},
+    {"fragility", bh_cmd_fragility, "would small edits of the program make it fail at this heap size?"},
+    {"qstr", bh_cmd_qstr, "turn micropython.qstr_info(1) output into a ROM qstr list"},
+    {"browse", bh_cmd_browse, "write a self-contained HTML heap browser for dumps or a trace"},
+    {"analyze", bh_cmd_analyze, "read micropython.mem_info(1) dumps and say what is wrong"},
     {NULL, NULL, NULL},
 };
 

@@ -18,7 +18,6 @@ bool bh_lines_open(bh_lines *r, const char *path)
         fprintf(stderr, "%s: cannot open: %s\n", r->name, errno ? strerror(errno) : "out of memory");
         return false;
     }
-    gzbuffer(gz, 1 << 16);
     r->gz = gz;
     r->cap = 256;
     r->buf = malloc(r->cap);
@@ -31,14 +30,45 @@ bool bh_lines_open(bh_lines *r, const char *path)
     return true;
 }
 
+enum { BH_LINES_CHUNK = 1 << 16 };
+
+/* Lines are cut out of decompressed chunks by hand (not gzgets), so that a NUL byte inside a line
+ * neither truncates it nor shifts the line numbers after it. */
 char *bh_lines_next(bh_lines *r)
 {
     if (r->eof || r->error || !r->gz)
         return NULL;
+    if (!r->chunk && !(r->chunk = malloc(BH_LINES_CHUNK))) {
+        r->error = true;
+        return NULL;
+    }
     size_t len = 0;
+    bool got_any = false;
     for (;;) {
-        if (r->cap - len < 2) {
-            size_t cap = r->cap * 2;
+        if (r->chunk_pos == r->chunk_len) {
+            int n = gzread(r->gz, r->chunk, BH_LINES_CHUNK);
+            if (n < 0) {
+                r->error = true;
+                return NULL;
+            }
+            r->chunk_pos = 0;
+            r->chunk_len = (size_t)n;
+            if (n == 0) {
+                if (!got_any) {
+                    r->eof = true;
+                    return NULL;
+                }
+                break; /* last line without '\n' */
+            }
+        }
+        const char *start = r->chunk + r->chunk_pos;
+        size_t avail = r->chunk_len - r->chunk_pos;
+        const char *nl = memchr(start, '\n', avail);
+        size_t take = nl ? (size_t)(nl - start) : avail;
+        if (len + take + 1 > r->cap) {
+            size_t cap = r->cap;
+            while (len + take + 1 > cap)
+                cap *= 2;
             char *nb = realloc(r->buf, cap);
             if (!nb) {
                 r->error = true;
@@ -47,33 +77,16 @@ char *bh_lines_next(bh_lines *r)
             r->buf = nb;
             r->cap = cap;
         }
-        /* gzgets stops at '\n' or when the buffer is full; embedded NULs are kept but a NUL-terminated
-         * line cannot tell them apart, so NUL-containing lines are reported as errors by callers via len */
-        char *got = gzgets(r->gz, r->buf + len, (int)(r->cap - len > (size_t)1 << 30 ? (size_t)1 << 30 : r->cap - len));
-        if (!got) {
-            int err;
-            gzerror(r->gz, &err);
-            if (err != Z_OK && err != Z_STREAM_END) {
-                r->error = true;
-                return NULL;
-            }
-            if (len == 0) {
-                r->eof = true;
-                return NULL;
-            }
-            break; /* last line without '\n' */
-        }
-        size_t n = strlen(r->buf + len);
-        len += n;
-        if (len > 0 && r->buf[len - 1] == '\n')
-            break;
-        if (gzeof(r->gz))
+        memcpy(r->buf + len, start, take);
+        len += take;
+        got_any = true;
+        r->chunk_pos += take + (nl != NULL);
+        if (nl)
             break;
     }
-    if (len > 0 && r->buf[len - 1] == '\n')
-        r->buf[--len] = '\0';
     if (len > 0 && r->buf[len - 1] == '\r')
-        r->buf[--len] = '\0';
+        len--;
+    r->buf[len] = '\0';
     r->len = len;
     r->line++;
     return r->buf;
@@ -93,8 +106,10 @@ void bh_lines_close(bh_lines *r)
     if (r->gz)
         gzclose(r->gz);
     free(r->buf);
+    free(r->chunk);
     r->gz = NULL;
     r->buf = NULL;
+    r->chunk = NULL;
 }
 
 void bh_report_at(const char *file, unsigned long line, const char *fmt, ...)

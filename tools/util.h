@@ -22,11 +22,14 @@ typedef struct bh_lines {
     unsigned long line; /* 1-based number of the current line */
     bool eof;
     bool error;         /* a read error or corrupt gzip stream; see bh_lines_error() */
+    char *chunk;        /* decompressed bytes not yet returned: chunk[chunk_pos .. chunk_len) */
+    size_t chunk_pos, chunk_len;
 } bh_lines;
 
 /* false (and a message on stderr naming the file) if it cannot be opened. */
 bool bh_lines_open(bh_lines *r, const char *path);
-/* The next line (NUL-terminated, NUL-free lines only; see r->len), or NULL at the end or on error. */
+/* The next line, NUL-terminated, or NULL at the end or on error. A line may hold NUL bytes:
+ * r->len is its true length, so callers that care compare strlen(line) with r->len. */
 char *bh_lines_next(bh_lines *r);
 const char *bh_lines_error(const bh_lines *r);
 void bh_lines_close(bh_lines *r);

@@ -1,0 +1,3 @@
+#include "commands.h"
+#include "util.h"
+int bh_cmd_fragility(int argc, char **argv) { (void)argc; (void)argv; return BH_EXIT_BADINPUT; }
