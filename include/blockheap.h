@@ -23,19 +23,27 @@
  * PER-BLOCK OVERHEAD: 3 bits in the arena (2 ATB + 1 FTB), 2 bits without finalisers; plus the
  * gap byte and the rounding of A. Nothing else is stored per block or per object: the lifetime hint
  * and the site token are consumed by placement when the object is placed, not recorded. The control
- * structure `bh_heap` is fixed-size (see sizeof(bh_heap)) and may be static.
+ * structure `bh_heap` is fixed-size (see sizeof(bh_heap)) and may be static. Of it, the placement
+ * policies' state is a union (`pol`): 1 word for bestfit; for lifetime, firstfit_gc and adaptive
+ * 492 bytes on 32-bit, 520 on 64-bit (6 words, 4 counters, BH_SEG_SAMPLES 12-byte samples, the
+ * BH_SEG_SITES-byte site table, 2 bytes), the same for any heap size.
  *
  * ------------------------------------------------------------------------------------------------
  * COMPLEXITY (n = pool blocks, k = blocks of the object, m = blocks of marked objects)
  *   bh_init            O(A)     clears the tables
  *   bh_alloc           policy `micropython`: O(n) worst case (first-fit scan of the ATB from the
  *                      lowest-free cursor), O(k) to claim and zero the run; plus a collection when
- *                      the threshold or a failure triggers one.
+ *                      the threshold or a failure triggers one. bestfit: O(n) always. lifetime,
+ *                      firstfit_gc, adaptive: O(n) worst case (first fit up or down from a
+ *                      cursor), + O(BH_SEG_SAMPLES) when sampling; adaptive and firstfit_gc may
+ *                      collect early (see bh_policy). No policy yet bounds the search below O(n).
  *   bh_free            O(k)
  *   bh_realloc         O(k + growth) in place; O(alloc + k) when it moves
  *   bh_size            O(k)
  *   collection         mark O(roots + m * B / word); sweep O(n); each mark-stack overflow adds a
- *                      rescan O(n + m * B / word)
+ *                      rescan O(n + m * B / word); lifetime, firstfit_gc, adaptive: + O(n) (one
+ *                      pass for the largest free run) + O(BH_SEG_SAMPLES)
+ *   bh_free (lifetime, firstfit_gc, adaptive)   O(k + BH_SEG_SAMPLES)
  *   bh_info, bh_largest_free, bh_free_runs, bh_check, bh_dump_map   O(n)
  *
  * ------------------------------------------------------------------------------------------------
@@ -70,7 +78,12 @@
  *                         allocator without per-object tags can tell; document your ownership.)
  *   BH_MISUSE_UNLOCK      bh_unlock without a matching bh_lock.
  *   BH_MISUSE_COLLECTING  bh_collect_start while a collection is under way, or bh_collect_roots /
- *                         bh_collect_end outside one.
+ *                         bh_collect_end outside one, or any of the three from a finaliser (the
+ *                         marks are final then, and the collection under way ends by itself).
+ *                         A start is not counted: after an ignored second start, the next
+ *                         bh_collect_end ends the collection under way, and roots given after it
+ *                         are refused as misuse (their objects may have been freed). Pair each
+ *                         start with exactly one end, and never nest collections.
  *   BH_MISUSE_LOCKED      bh_alloc/bh_realloc while the heap is locked (returns NULL; the failure is
  *                         recorded with verdict BH_VERDICT_LOCKED). bh_free while locked is not
  *                         misuse: as in MicroPython it is ignored and the object is left to the
@@ -99,6 +112,47 @@ typedef enum bh_policy {
      * is free (moved up only after a 1-block allocation, down by frees and shrinks, to 0 by every
      * collection). No extra state. O(n) allocation. */
     BH_POLICY_MICROPYTHON = 0,
+    /* Best fit (src/place_bestfit.c): the smallest free run that fits, the lowest-addressed of
+     * equals; an exact fit ends the search. O(n) per allocation, always (first fit's O(n) is a
+     * worst case): it scans the ATB from the cursor to the end, a whole byte at a time when it is
+     * all free or all in use. The cursor (no free block below it) moves after every allocation,
+     * from the lowest free block the search saw. State: 1 word. */
+    BH_POLICY_BESTFIT,
+    /* Lifetime segregation (src/place_segregated.c). Objects predicted to live long go to the top
+     * end of the highest free run that fits (searched down from a top cursor, above which no block
+     * is free); all others go first fit from the bottom, exactly as `micropython` places them. So
+     * temporaries fill and empty the bottom while long-lived objects pile up at the top, and a
+     * collection leaves one large free run in between rather than holes among long-lived objects.
+     * Predicted long-lived: the BH_LONG_LIVED flag, or a site token (bh_alloc_site; 0: none)
+     * learned as long-lived. Learning, online and in fixed memory: a table of BH_SEG_SITES
+     * one-byte saturating votes, indexed by a hash of the token (0: not learned yet, placed at the
+     * bottom), trained by up to BH_SEG_SAMPLES sampled objects at a time (the first object of a
+     * site not learned yet, then one every 1/32 of the previous collection epoch). A sample votes
+     * "short" when it is freed or when a collection finds it dead, "long" when a collection finds
+     * it alive at an age of at least 128 allocations (or half the previous epoch if shorter);
+     * a younger survivor waits for the next collection. Nothing is stored per object.
+     * Costs: allocation O(n) worst case (a first-fit scan up or down from a cursor, as
+     * `micropython`) + O(1), and O(BH_SEG_SAMPLES) when it takes a sample; bh_free
+     * O(k + BH_SEG_SAMPLES); a collection + O(n) (one pass for the largest free run) +
+     * O(BH_SEG_SAMPLES). State: sizeof(struct bh_seg_state), 492 bytes on 32-bit, 520 on 64-bit. */
+    BH_POLICY_LIFETIME,
+    /* `micropython`'s first fit (BH_LONG_LIVED objects from the top) plus the early-collection
+     * trigger of BH_POLICY_ADAPTIVE, without learning: the trigger's effect alone. Costs as
+     * BH_POLICY_LIFETIME, less the sampling. */
+    BH_POLICY_FIRSTFIT_GC,
+    /* BH_POLICY_LIFETIME plus collection timing (needs the config's `collect` callback and
+     * auto-collect; else it is BH_POLICY_LIFETIME). After each collection the heap remembers its
+     * largest free run (the "wilderness"). An allocation that would take blocks from what is left
+     * of it first collects if, since the last collection, at least max(survivors / 8, wilderness /
+     * 2, pool / 32) blocks were allocated (survivors, wilderness: in blocks, right after the last
+     * collection): garbage is reclaimed before the used area grows, not after the heap is full,
+     * and a heap with room to spare collects less. A second trigger speeds up learning: when a
+     * sample of a site not learned yet is 128 allocations old and pool / 64 blocks were allocated
+     * since the last collection, collect (at most one such collection per pool / 64 blocks
+     * allocated, and only while new sites appear). Each early collection costs a full collection;
+     * the marking work per allocated block stays bounded (survivors / 8 blocks between them).
+     * Costs otherwise as BH_POLICY_LIFETIME. */
+    BH_POLICY_ADAPTIVE,
     BH_POLICY_COUNT
 } bh_policy;
 
@@ -175,6 +229,8 @@ typedef struct bh_failure {
 /* The heap's control structure. Caller-allocated (static is fine); treat as opaque.             */
 
 #define BH_MARK_STACK_DEFAULT 64
+#define BH_SEG_SAMPLES 16 /* sampled objects per collection epoch (lifetime learning) */
+#define BH_SEG_SITES 256  /* site-table entries (one byte each), a power of two */
 
 struct bh_heap {
     uint8_t *atb;              /* allocation table, 2 bits per block */
@@ -186,13 +242,43 @@ struct bh_heap {
     unsigned block_shift;      /* log2(block_bytes) */
     bh_config cfg;
     const struct bh_placement *place;
-    size_t cursor;             /* policy micropython: ATB byte below which no block is free */
+    size_t cursor;             /* policies micropython, bestfit, lifetime, firstfit_gc, adaptive:
+                                  ATB byte below which no block is free */
+    /* Placement policy state: only the selected policy's member is used (see bh_policy). Bytes
+     * beyond `cursor`: bestfit 1 word; lifetime, firstfit_gc, adaptive: 6 words + 4 * 4 +
+     * BH_SEG_SAMPLES * 12 + BH_SEG_SITES + 2 = 492 bytes on 32-bit, 520 on 64-bit (padded). */
+    union {
+        struct bh_bestfit_state {
+            size_t first_free;     /* the lowest free block the last search saw (BH_NO_BLOCK: none) */
+        } bestfit;
+        struct bh_seg_state {
+            size_t top_cursor;     /* ATB byte at and above which no block is free */
+            size_t wild_lo, wild_hi; /* the wilderness: what is left of the largest free run the
+                                        last collection (or init) left; empty when wild_lo==wild_hi */
+            size_t survivors;      /* blocks in use after the last collection */
+            size_t wild_len;       /* blocks of the wilderness right after the last collection */
+            size_t pending_hash;   /* site-table index of the request find() classified (or ~0) */
+            uint32_t clock;        /* allocations since init (wraps harmlessly) */
+            uint32_t epoch_start;  /* clock at the last collection */
+            uint32_t epoch_len;    /* allocations in the previous epoch */
+            uint32_t next_sample;  /* clock at which the next sample may be taken */
+            struct bh_seg_sample {
+                uint32_t block;    /* head block of the sampled object; UINT32_MAX: slot free */
+                uint32_t birth;    /* clock at its allocation */
+                uint32_t site;     /* site-table index; bit 31: the site was unknown */
+            } samples[BH_SEG_SAMPLES];
+            int8_t votes[BH_SEG_SITES]; /* >0 long-lived, <0 not, 0 not learned yet; +-15 */
+            uint8_t pending_long;  /* find() placed the request from the top */
+            uint8_t unknown_pending; /* samples of sites not learned yet (votes 0), unresolved */
+        } seg;
+    } pol;
     size_t deferred_frees;     /* bh_free calls ignored because the heap was locked */
     size_t used_blocks;        /* HEAD + TAIL (+ MARK) blocks */
     size_t objects;
     size_t allocated_since_collect; /* blocks, for the threshold */
     unsigned lock_depth;       /* bh_lock nesting; a collection locks the heap by `collecting` */
     bool collecting;
+    bool finalising;           /* bh_collect_end is running the finalisers */
     bool mark_overflow;
     const void *pinned;        /* object kept alive across a collection bh_realloc triggers */
     size_t collections;

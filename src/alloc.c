@@ -51,8 +51,16 @@ static void *alloc_blocks(bh_heap *h, size_t nbytes, size_t nblocks, unsigned fl
     size_t block;
     for (;;) {
         block = nblocks <= h->pool_blocks ? h->place->find(h, nblocks, flags, site) : BH_NO_BLOCK;
-        if (block != BH_NO_BLOCK)
+        if (block != BH_NO_BLOCK) {
+            /* the policy's early-collection trigger (none for micropython) */
+            if (may_collect && !collected && h->place->collect_first != NULL &&
+                h->place->collect_first(h, block, nblocks)) {
+                bh__collect_for_alloc(h);
+                collected = true;
+                continue;
+            }
             break;
+        }
         if (!may_collect || collected) {
             bh__record_failure(h, nbytes, nblocks, collected, BH_VERDICT_NONE);
             return NULL;

@@ -57,7 +57,7 @@ static void trace_from(bh_heap *h, size_t block)
 
 void bh_collect_start(bh_heap *h)
 {
-    if (h->collecting) {
+    if (h->collecting) { /* includes a finaliser: the collection under way is finalising */
         bh__misuse(h, BH_MISUSE_COLLECTING, NULL);
         return;
     }
@@ -73,7 +73,9 @@ void bh_collect_start(bh_heap *h)
 
 void bh_collect_roots(bh_heap *h, const void *const *words, size_t n)
 {
-    if (!h->collecting) {
+    if (!h->collecting || h->finalising) {
+        /* from a finaliser: the marks are final, and a root now would keep an object whose
+         * finaliser has already run */
         bh__misuse(h, BH_MISUSE_COLLECTING, words);
         return;
     }
@@ -140,12 +142,15 @@ static void sweep(bh_heap *h)
 
 void bh_collect_end(bh_heap *h)
 {
-    if (!h->collecting) {
+    if (!h->collecting || h->finalising) {
+        /* from a finaliser, ending the collection would run the finalisers again, without bound */
         bh__misuse(h, BH_MISUSE_COLLECTING, NULL);
         return;
     }
     recover_from_overflow(h);
+    h->finalising = true;
     run_finalisers(h);
+    h->finalising = false;
     sweep(h);
     h->place->swept(h);
     h->collections++;

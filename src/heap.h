@@ -77,9 +77,17 @@ struct bh_placement {
     void (*released)(bh_heap *h, size_t block, size_t nblocks);  /* blocks became free */
     void (*swept)(bh_heap *h);                 /* a collection has freed what it found */
     bool (*check)(const bh_heap *h);
+    /* Optional (NULL: never). Called with the run find() chose, before it is claimed, when the heap
+     * may collect and has not collected for this request: true makes the heap collect first and
+     * search again (the early-collection trigger). */
+    bool (*collect_first)(const bh_heap *h, size_t block, size_t nblocks);
 };
 
 const struct bh_placement *bh__placement(bh_policy policy);
+extern const struct bh_placement bh__placement_bestfit;      /* place_bestfit.c */
+extern const struct bh_placement bh__placement_lifetime;     /* place_segregated.c */
+extern const struct bh_placement bh__placement_firstfit_gc;  /* place_segregated.c */
+extern const struct bh_placement bh__placement_adaptive;     /* place_segregated.c */
 
 /* ---- shared between files */
 void bh__misuse(bh_heap *h, bh_misuse what, const void *ptr);

@@ -293,7 +293,8 @@ void bh_dump_map(const bh_heap *h, bh_print_fn print, void *ctx, bh_kind_fn kind
  *       (if any) sits after the gap byte and before the pool.
  *   I2  the gap byte after the ATB is zero.
  *   I3  a TAIL follows a HEAD, MARK or TAIL, never a FREE block or the start of the pool.
- *   I4  MARK appears only while a collection is under way; the overflow flag only then too.
+ *   I4  MARK appears only while a collection is under way; the overflow and finalising flags only
+ *       then too.
  *   I5  the counters used_blocks and objects equal the table's.
  *   I6  an FTB bit is set only on a head block (MARK counts as a head).
  *   I7  the placement policy's own invariants hold (e.g. micropython: no free block below the
@@ -309,7 +310,7 @@ bool bh_check(const bh_heap *h)
         return false; /* I1 */
     if (h->atb[h->atb_bytes] != 0)
         return false; /* I2 */
-    if (!h->collecting && h->mark_overflow)
+    if (!h->collecting && (h->mark_overflow || h->finalising))
         return false; /* I4 */
     size_t used = 0, objects = 0;
     unsigned prev = BH_AT_FREE;

@@ -15,16 +15,31 @@ static void mp_reset(bh_heap *h)
     h->cursor = 0;
 }
 
+/* A 32-bit word of the ATB (16 blocks) with no free block: every 2-bit field has a bit set. */
+static bool all_in_use(uint32_t atb_word)
+{
+    return (~(atb_word | (atb_word >> 1)) & 0x55555555u) == 0;
+}
+
 static size_t mp_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site)
 {
     (void)flags;
     (void)site;
     size_t run = 0;
     const uint8_t *atb = h->atb;
-    for (size_t i = h->cursor; i < h->atb_bytes; i++) {
+    for (size_t i = h->cursor; i < h->atb_bytes;) {
+        if (run == 0 && i + 4 <= h->atb_bytes) {
+            uint32_t word;
+            memcpy(&word, atb + i, sizeof word);
+            if (all_in_use(word)) { /* sixteen used blocks at once: a full heap is mostly this */
+                i += 4;
+                continue;
+            }
+        }
         unsigned byte = atb[i];
         if (byte == 0 && run + BH_BLOCKS_PER_ATB < nblocks) {
             run += BH_BLOCKS_PER_ATB; /* four free blocks at once */
+            i++;
             continue;
         }
         for (unsigned j = 0; j < BH_BLOCKS_PER_ATB; j++, byte >>= 2) {
@@ -34,6 +49,7 @@ static size_t mp_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site
                 return i * BH_BLOCKS_PER_ATB + j + 1 - nblocks;
             }
         }
+        i++;
     }
     return BH_NO_BLOCK;
 }
@@ -74,12 +90,20 @@ static bool mp_check(const bh_heap *h)
 }
 
 static const struct bh_placement placement_micropython = {
-    "micropython", mp_reset, mp_find, mp_allocated, mp_grown, mp_released, mp_swept, mp_check,
+    "micropython", mp_reset, mp_find, mp_allocated, mp_grown, mp_released, mp_swept, mp_check, NULL,
 };
 
 const struct bh_placement *bh__placement(bh_policy policy)
 {
     switch (policy) {
+    case BH_POLICY_BESTFIT:
+        return &bh__placement_bestfit;
+    case BH_POLICY_LIFETIME:
+        return &bh__placement_lifetime;
+    case BH_POLICY_FIRSTFIT_GC:
+        return &bh__placement_firstfit_gc;
+    case BH_POLICY_ADAPTIVE:
+        return &bh__placement_adaptive;
     case BH_POLICY_MICROPYTHON:
     default:
         return &placement_micropython;

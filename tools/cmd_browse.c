@@ -161,31 +161,6 @@ static void observe_event(void *ctx, const bh_heap *h, size_t event)
     }
 }
 
-/* Calls observe_event after the events the browser keeps, in order.
- * bh_replay has no per-event observer yet, so this replays prefixes of the trace: the moments are
- * the multiples of the power-of-two stride that leaves at most max_snapshots of them, each prefix is
- * one replay (replays are deterministic, so a prefix ends exactly where the full run was then).
- * Once bh_replay_config has an observer called after each event, this whole function becomes one
- * bh_replay with cfg.observe = observe_event. */
-static bool observe_by_prefixes(bh_replayer *rp, const bh_trace *t, const bh_replay_config *cfg,
-                                size_t events_ok, size_t max_snapshots, trace_view *v)
-{
-    uint64_t stride = 1;
-    while (events_ok / stride > max_snapshots)
-        stride *= 2;
-    for (uint64_t x = stride; x <= events_ok; x += stride) {
-        bh_trace prefix = *t; /* shares the events; only the count differs */
-        prefix.nevents = (size_t)x;
-        bh_replay_result res;
-        if (!bh_replay(rp, &prefix, cfg, &res) || !res.completed)
-            return false; /* a prefix of a run that got this far cannot fail */
-        observe_event(v, &rp->heap, (size_t)x - 1);
-        if (v->oom)
-            return false;
-    }
-    return true;
-}
-
 static int browse_trace(bh_browse *b, const char *path, const browse_options *o, char *subtitle, size_t cap)
 {
     bh_trace t;
@@ -196,23 +171,22 @@ static int browse_trace(bh_browse *b, const char *path, const browse_options *o,
     int status = BH_EXIT_OK;
     trace_view v = {.b = b, .t = &t};
     bh_replay_result res;
-    /* the whole run first: how far it gets (a failed event is not a moment the heap reached) */
-    if (!bh_replay(&rp, &t, &o->replay, &res)) {
+    /* one run, observed after every event it applies (a failing event is not a moment the heap
+     * reached); bh_browse keeps evenly spaced moments within its caps */
+    bh_replay_config cfg = o->replay;
+    cfg.observe = observe_event;
+    cfg.observe_ctx = &v;
+    if (!bh_replay(&rp, &t, &cfg, &res)) {
         fprintf(stderr, "%s: cannot replay: %s\n", path, res.error ? res.error : "?");
         status = BH_EXIT_BADINPUT;
         goto out;
     }
-    size_t events_ok = res.completed ? res.events : res.failed_event;
-    if (!observe_by_prefixes(&rp, &t, &o->replay, events_ok, o->max_snapshots - 1, &v)) {
-        fprintf(stderr, "blockheap browse: %s\n", v.oom ? "out of memory" : "a prefix replay failed");
+    if (v.oom) {
+        fprintf(stderr, "blockheap browse: out of memory\n");
         status = BH_EXIT_FAIL;
         goto out;
     }
-    /* the end, or the failure: the heap as the whole run left it */
-    if (!bh_replay(&rp, &t, &o->replay, &res)) {
-        status = BH_EXIT_FAIL;
-        goto out;
-    }
+    /* the end, or the failure: the heap as the run left it */
     char label[96];
     uint64_t end_x = res.completed ? res.events : res.failed_event + 1;
     if (res.completed)

@@ -25,7 +25,8 @@ static const char replay_help[] =
     "%s"
     "\n"
     "JSON keys: completed, heap_bytes, pool_blocks, block_bytes, policy, events, collections,\n"
-    "peak_live_blocks, peak_live_bytes, events_per_second, info{...}; on failure failed_event (1-based),\n"
+    "peak_live_blocks, peak_live_bytes (of the run: up to the failure), trace_peak_live_blocks,\n"
+    "tolerated, divergences, events_per_second, info{...}; on failure failed_event (1-based),\n"
     "failed_line, failed_kind, request_bytes, request_blocks, free_bytes, largest_free_bytes,\n"
     "verdict (\"fragmented\" or \"exhausted\"). With --runs: trace, rows, agree, disagree[{heap_bytes,\n"
     "pool_blocks, expected, got}].\n";
@@ -84,6 +85,9 @@ static void print_result_json(const bh_trace *t, const bh_replay_config *cfg, co
     bh_json_kv_u64(&j, "collections", r->collections);
     bh_json_kv_u64(&j, "peak_live_blocks", r->peak_live_blocks);
     bh_json_kv_u64(&j, "peak_live_bytes", r->peak_live_bytes);
+    bh_trace_peak whole;
+    if (bh_trace_peak_live(t, r->block_bytes, &whole))
+        bh_json_kv_u64(&j, "trace_peak_live_blocks", whole.blocks);
     bh_json_kv_u64(&j, "tolerated", r->tolerated);
     bh_json_kv_u64(&j, "divergences", r->divergences);
     if (r->divergences)
@@ -140,8 +144,12 @@ static void print_result_text(const bh_trace *t, const bh_replay_config *cfg, co
             printf("             site %s, Python line %s\n", bh_intern_name(&t->sites, t->site[r->failed_obj]),
                    bh_intern_name(&t->pysites, t->pysite[r->failed_obj]));
     }
-    printf("peak live    %llu blocks (%s), %llu bytes requested\n", (unsigned long long)r->peak_live_blocks,
+    printf("peak live    %llu blocks (%s), %llu bytes requested", (unsigned long long)r->peak_live_blocks,
            bh_fmt_bytes(b1, sizeof b1, r->peak_live_blocks * r->block_bytes), (unsigned long long)r->peak_live_bytes);
+    bh_trace_peak whole;
+    if (!r->completed && bh_trace_peak_live(t, r->block_bytes, &whole))
+        printf(" up to the failure; the whole trace's is %llu blocks", (unsigned long long)whole.blocks);
+    printf("\n");
     printf("collections  %zu\n", r->collections);
     if (r->tolerated)
         printf("tolerated    %zu failed allocations the program survives (a frame on the C stack instead)\n",

@@ -9,5 +9,6 @@ int bh_cmd_fragility(int argc, char **argv);
 int bh_cmd_analyze(int argc, char **argv);
 int bh_cmd_browse(int argc, char **argv);
 int bh_cmd_qstr(int argc, char **argv);
+int bh_cmd_report(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"qstr", bh_cmd_qstr, "turn micropython.qstr_info(1) output into a ROM qstr list"},
     {"browse", bh_cmd_browse, "write a self-contained HTML heap browser for dumps or a trace"},
     {"analyze", bh_cmd_analyze, "read micropython.mem_info(1) dumps and say what is wrong"},
+    {"report", bh_cmd_report, "where the heap goes: what holds it at the peak, phases, steady or leaking"},
     {NULL, NULL, NULL},
 };
 

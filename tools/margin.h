@@ -37,7 +37,7 @@ typedef struct bh_margin_config {
     bool progress;             /* a progress line on stderr */
 } bh_margin_config;
 
-#define BH_MARGIN_WINDOW_DEFAULT 4096
+#define BH_MARGIN_WINDOW_DEFAULT 8192
 
 typedef struct bh_margin {
     bh_policy policy;

@@ -14,6 +14,10 @@ static const struct {
     bh_policy policy;
 } policy_names[] = {
     {"micropython", BH_POLICY_MICROPYTHON},
+    {"bestfit", BH_POLICY_BESTFIT},
+    {"lifetime", BH_POLICY_LIFETIME},
+    {"firstfit_gc", BH_POLICY_FIRSTFIT_GC},
+    {"adaptive", BH_POLICY_ADAPTIVE},
 };
 #define NPOLICIES (sizeof policy_names / sizeof policy_names[0])
 

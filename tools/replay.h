@@ -157,7 +157,6 @@ void bh_replay_sizes(const bh_trace *t, const bh_replay_config *cfg, bh_size_run
 /* Seconds on a monotonic clock. */
 double bh_now(void);
 
-#endif
 
 /* ---- command-line plumbing shared by replay, margin and fragility */
 
@@ -190,3 +189,5 @@ int bh_replay_common_option(int argc, char **argv, int *i, bh_replay_config *cfg
 bool bh_replay_load(bh_trace *t, const char *path, bool progress);
 /* Is stderr a terminal (progress lines are shown only then)? */
 bool bh_stderr_is_tty(void);
+
+#endif

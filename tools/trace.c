@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* ---------------------------------------------------------------------------------------------- */
 /* interned strings */
@@ -19,15 +20,14 @@ static uint32_t intern_hash(const char *s, size_t len)
     return h;
 }
 
-static uint32_t *intern_slot(const bh_intern *t, const char *s, size_t len)
+static uint32_t *intern_slot(const bh_intern *t, const char *s, size_t len, uint32_t hash)
 {
     uint32_t mask = t->nslots - 1;
-    for (uint32_t i = intern_hash(s, len) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = hash & mask;; i = (i + 1) & mask) {
         uint32_t id = t->slots[i];
         if (id == 0)
             return &t->slots[i];
-        const char *name = t->names[id - 1];
-        if (strncmp(name, s, len) == 0 && name[len] == '\0')
+        if (t->hashes[id - 1] == hash && t->lens[id - 1] == len && memcmp(t->names[id - 1], s, len) == 0)
             return &t->slots[i];
     }
 }
@@ -41,26 +41,25 @@ static bool intern_grow(bh_intern *t)
     uint32_t *old = t->slots;
     t->slots = slots;
     t->nslots = nslots;
-    for (uint32_t id = 1; id <= t->count; id++) {
-        const char *name = t->names[id - 1];
-        *intern_slot(t, name, strlen(name)) = id;
-    }
+    for (uint32_t id = 1; id <= t->count; id++)
+        *intern_slot(t, t->names[id - 1], t->lens[id - 1], t->hashes[id - 1]) = id;
     free(old);
     return true;
 }
 
 uint32_t bh_intern_find(const bh_intern *t, const char *s, size_t len)
 {
-    if (t->nslots == 0)
+    if (t->nslots == 0 || len > UINT32_MAX)
         return 0;
-    return *intern_slot(t, s, len);
+    return *intern_slot(t, s, len, intern_hash(s, len));
 }
 
 uint32_t bh_intern_get(bh_intern *t, const char *s, size_t len)
 {
-    if (t->nslots == 0 && !intern_grow(t))
+    if (len > UINT32_MAX || (t->nslots == 0 && !intern_grow(t)))
         return 0;
-    uint32_t *slot = intern_slot(t, s, len);
+    uint32_t hash = intern_hash(s, len);
+    uint32_t *slot = intern_slot(t, s, len, hash);
     if (*slot)
         return *slot;
     if (t->count == UINT32_MAX - 1)
@@ -68,9 +67,16 @@ uint32_t bh_intern_get(bh_intern *t, const char *s, size_t len)
     if (t->count == t->cap) {
         uint32_t cap = t->cap ? t->cap * 2 : 64;
         char **names = realloc(t->names, (size_t)cap * sizeof *names);
-        if (!names)
+        if (names)
+            t->names = names;
+        uint32_t *hashes = realloc(t->hashes, (size_t)cap * sizeof *hashes);
+        if (hashes)
+            t->hashes = hashes;
+        uint32_t *lens = realloc(t->lens, (size_t)cap * sizeof *lens);
+        if (lens)
+            t->lens = lens;
+        if (!names || !hashes || !lens)
             return 0;
-        t->names = names;
         t->cap = cap;
     }
     char *name = malloc(len + 1);
@@ -78,13 +84,14 @@ uint32_t bh_intern_get(bh_intern *t, const char *s, size_t len)
         return 0;
     memcpy(name, s, len);
     name[len] = '\0';
-    t->names[t->count++] = name;
-    uint32_t id = t->count;
+    t->names[t->count] = name;
+    t->hashes[t->count] = hash;
+    t->lens[t->count] = (uint32_t)len;
+    uint32_t id = ++t->count;
     *slot = id;
-    /* keep the load under one half so probes stay short */
-    if ((uint64_t)t->count * 2 > t->nslots && !intern_grow(t)) {
-        /* the table is still valid, only fuller; the id stands */
-    }
+    /* keep the load under one half so probes stay short; if growing fails the table is only fuller */
+    if ((uint64_t)t->count * 2 > t->nslots)
+        (void)intern_grow(t);
     return id;
 }
 
@@ -100,6 +107,8 @@ void bh_intern_free(bh_intern *t)
     for (uint32_t i = 0; i < t->count; i++)
         free(t->names[i]);
     free(t->names);
+    free(t->hashes);
+    free(t->lens);
     free(t->slots);
     memset(t, 0, sizeof *t);
 }
@@ -173,6 +182,18 @@ static bool fail(bh_trace_reader *r, const char *fmt, ...)
 static char *next_line(bh_trace_reader *r)
 {
     char *line = bh_lines_next(&r->lines);
+    if (!line && !r->lines.error && r->lines.gz) {
+        /* a gzip stream cut short reads as a clean end unless zlib is asked: a truncated trace
+         * must not pass for a complete one */
+        int err = Z_OK;
+        gzerror((gzFile)r->lines.gz, &err);
+        if (err != Z_OK && err != Z_STREAM_END) {
+            bh_report_at(r->lines.name, r->lines.line + 1, "read error: %s",
+                         err == Z_BUF_ERROR ? "the gzip stream ends early (truncated file)" : "corrupt gzip stream");
+            r->failed = true;
+            return NULL;
+        }
+    }
     if (!line) {
         if (r->lines.error) {
             const char *why = bh_lines_error(&r->lines);

@@ -22,6 +22,8 @@
 /* ---- interned strings: name <-> small integer (1-based, 0 = none) */
 typedef struct bh_intern {
     char **names;      /* names[i - 1] for id i */
+    uint32_t *hashes;  /* hashes[i - 1], lens[i - 1]: compared before the bytes */
+    uint32_t *lens;
     uint32_t count, cap;
     uint32_t *slots;   /* open addressing: id, 0 = empty */
     uint32_t nslots;   /* power of two */

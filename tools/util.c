@@ -54,6 +54,13 @@ char *bh_lines_next(bh_lines *r)
             r->chunk_pos = 0;
             r->chunk_len = (size_t)n;
             if (n == 0) {
+                /* a truncated gzip stream also reads as 0 bytes: only gzerror tells it apart */
+                int err = Z_OK;
+                gzerror(r->gz, &err);
+                if (err != Z_OK && err != Z_STREAM_END) {
+                    r->error = true;
+                    return NULL;
+                }
                 if (!got_any) {
                     r->eof = true;
                     return NULL;

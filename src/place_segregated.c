@@ -1,0 +1,376 @@
+/* Placement policies `lifetime`, `firstfit_gc` and `adaptive`: lifetime segregation and an
+ * early-collection trigger (see bh_policy in blockheap.h).
+ *
+ * Where an object goes. Objects predicted to be long-lived go to the top end of the highest free
+ * run that fits (searched downwards from `top_cursor`, an ATB byte at and above which no block is
+ * free); all others go first fit from the bottom, exactly as the micropython policy places them
+ * (searched upwards from `cursor`, an ATB byte below which no block is free). The two cursors move
+ * as MicroPython's does: after a 1-block allocation from their own end (then every block between
+ * that end and the new object is in use), back on a free, and to the ends after a collection.
+ * Temporaries then fill and empty the bottom while long-lived objects accumulate at the top, so a
+ * collection leaves one large free run in the middle instead of holes between long-lived objects.
+ *
+ * How a lifetime is predicted. BH_LONG_LIVED says so. Otherwise the site token indexes (by a
+ * multiplicative hash) a table of BH_SEG_SITES saturating votes: positive means long-lived, negative
+ * short-lived, 0 not learned yet (placed as short-lived: at the bottom, where first fit packs the
+ * programs it already packs perfectly). The table learns online from sampled objects held in
+ * BH_SEG_SAMPLES slots (head block, birth time, site index): the first object of a site not learned
+ * yet (one pending sample per site), and otherwise one allocation every 1/32 of the previous
+ * collection epoch. A sample that is freed (bh_free, or moved by realloc) votes "short"; at a
+ * collection, a sample that was swept votes "short", one that survived at an age of at least
+ * LEARN_AGE allocations (or half the previous epoch if shorter) votes "long", a younger survivor
+ * waits for the next collection. Votes skip 0, so a learned site stays learned. Nothing is stored
+ * per object: a sample is identified by its head block, which cannot be reused before the sample
+ * is resolved (a free of it resolves it first, and a collection resolves it before anything new is
+ * allocated).
+ *
+ * When to collect (firstfit_gc, adaptive). After each collection the largest free run is the
+ * "wilderness" [wild_lo, wild_hi); allocations shrink it from either end. An allocation that would
+ * take blocks from what is left of it collects first when the blocks allocated since the last
+ * collection reach max(survivors / TRIGGER_DIV, wilderness / WILD_DIV, pool / FLOOR_DIV): the used
+ * area grows only once the garbage already made has been reclaimed, and a heap with room to spare
+ * collects less. Adaptive also collects to learn: when a sample of a site not learned yet is
+ * LEARN_AGE allocations old, once pool / LEARN_DIV blocks were allocated since the last collection,
+ * so that a new phase of the program is learned within an epoch instead of being placed by guess.
+ * (The constants were chosen on the shared traces; see bench/fragmentation.sh.)
+ *
+ * Complexity: find O(n) worst case (a first-fit scan from a cursor, up or down); allocated O(1),
+ * O(BH_SEG_SAMPLES) when it takes a sample; released O(BH_SEG_SAMPLES); collect_first O(1),
+ * O(BH_SEG_SAMPLES) while a new site's sample is pending; swept O(n) (the wilderness) +
+ * O(BH_SEG_SAMPLES); check O(n + BH_SEG_SITES + BH_SEG_SAMPLES^2). */
+#include "heap.h"
+
+enum {
+    VOTE_MAX = 15,    /* site votes saturate at +-VOTE_MAX */
+    LEARN_AGE = 128,  /* allocations: a survivor at least this old counts as long-lived (on the
+                         shared traces a temporary dies within about 100 allocations) */
+    TRIGGER_DIV = 8,  /* early collection after survivors / TRIGGER_DIV blocks allocated ... */
+    WILD_DIV = 2,     /* ... or wilderness / WILD_DIV, or pool / FLOOR_DIV, whichever is most */
+    FLOOR_DIV = 32,
+    LEARN_DIV = 64    /* learning collection: not before pool / LEARN_DIV blocks allocated */
+};
+#define SLOT_FREE UINT32_MAX
+#define NO_SITE ((size_t)-1)
+#define UNKNOWN_BIT 0x80000000u /* in a sample's site: the site was not learned when sampled */
+
+typedef enum { SEG_LIFETIME, SEG_FIRSTFIT_GC, SEG_ADAPTIVE } seg_kind;
+
+static seg_kind kind_of(const bh_heap *h)
+{
+    switch (h->cfg.policy) {
+    case BH_POLICY_FIRSTFIT_GC: return SEG_FIRSTFIT_GC;
+    case BH_POLICY_ADAPTIVE: return SEG_ADAPTIVE;
+    default: return SEG_LIFETIME;
+    }
+}
+
+static bool learns(const bh_heap *h)
+{
+    return kind_of(h) != SEG_FIRSTFIT_GC;
+}
+
+static size_t site_index(uintptr_t site)
+{
+    /* Fibonacci hashing of the token's 64 bits (on 32-bit hosts the token is 32 bits) */
+    uint64_t x = (uint64_t)site * UINT64_C(0x9E3779B97F4A7C15);
+    x ^= x >> 29;
+    x *= UINT64_C(0xBF58476D1CE4E5B9);
+    return (size_t)(x >> 40) & (BH_SEG_SITES - 1);
+}
+
+/* The largest free run in [0, pool_blocks): O(n), one pass. */
+static void find_wilderness(bh_heap *h)
+{
+    struct bh_seg_state *s = &h->pol.seg;
+    size_t best_lo = 0, best_len = 0, run = 0;
+    for (size_t i = 0; i < h->atb_bytes; i++) {
+        unsigned byte = h->atb[i];
+        if (byte == 0) {
+            run += BH_BLOCKS_PER_ATB;
+            continue;
+        }
+        for (unsigned j = 0; j < BH_BLOCKS_PER_ATB; j++, byte >>= 2) {
+            if ((byte & 3u) == BH_AT_FREE) {
+                run++;
+                continue;
+            }
+            if (run > best_len) {
+                best_len = run;
+                best_lo = i * BH_BLOCKS_PER_ATB + j - run;
+            }
+            run = 0;
+        }
+    }
+    if (run > best_len) {
+        best_len = run;
+        best_lo = h->pool_blocks - run;
+    }
+    s->wild_lo = best_lo;
+    s->wild_hi = best_lo + best_len;
+}
+
+static void seg_reset(bh_heap *h)
+{
+    struct bh_seg_state *s = &h->pol.seg;
+    memset(s, 0, sizeof *s);
+    h->cursor = 0;
+    s->top_cursor = h->atb_bytes;
+    s->wild_lo = 0;
+    s->wild_hi = h->pool_blocks;
+    s->pending_hash = NO_SITE;
+    s->epoch_len = 2 * BH_SEG_SAMPLES; /* until a real epoch has been seen: sample densely */
+    for (unsigned k = 0; k < BH_SEG_SAMPLES; k++)
+        s->samples[k].block = SLOT_FREE;
+}
+
+/* First fit upwards from the cursor: MicroPython's search. */
+static size_t find_up(const bh_heap *h, size_t nblocks)
+{
+    size_t run = 0;
+    const uint8_t *atb = h->atb;
+    for (size_t i = h->cursor; i < h->atb_bytes; i++) {
+        unsigned byte = atb[i];
+        if (byte == 0 && run + BH_BLOCKS_PER_ATB < nblocks) {
+            run += BH_BLOCKS_PER_ATB;
+            continue;
+        }
+        for (unsigned j = 0; j < BH_BLOCKS_PER_ATB; j++, byte >>= 2) {
+            if ((byte & 3u) != BH_AT_FREE) {
+                run = 0;
+            } else if (++run >= nblocks) {
+                return i * BH_BLOCKS_PER_ATB + j + 1 - nblocks;
+            }
+        }
+    }
+    return BH_NO_BLOCK;
+}
+
+/* First fit downwards from the top cursor: the top end of the highest run that fits. */
+static size_t find_down(const bh_heap *h, size_t nblocks)
+{
+    size_t run = 0;
+    const uint8_t *atb = h->atb;
+    for (size_t i = h->pol.seg.top_cursor; i-- > 0;) {
+        unsigned byte = atb[i];
+        if (byte == 0 && run + BH_BLOCKS_PER_ATB < nblocks) {
+            run += BH_BLOCKS_PER_ATB;
+            continue;
+        }
+        for (unsigned j = BH_BLOCKS_PER_ATB; j-- > 0;) {
+            if (((byte >> (2 * j)) & 3u) != BH_AT_FREE) {
+                run = 0;
+            } else if (++run >= nblocks) {
+                return i * BH_BLOCKS_PER_ATB + j;
+            }
+        }
+    }
+    return BH_NO_BLOCK;
+}
+
+static size_t seg_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site)
+{
+    struct bh_seg_state *s = &h->pol.seg;
+    bool is_long = (flags & BH_LONG_LIVED) != 0;
+    s->pending_hash = NO_SITE;
+    if (site != 0 && learns(h)) {
+        size_t idx = site_index(site);
+        s->pending_hash = idx;
+        if (s->votes[idx] > 0) /* learned long-lived; a site not learned yet goes to the bottom */
+            is_long = true;
+    }
+    s->pending_long = is_long;
+    return is_long ? find_down(h, nblocks) : find_up(h, nblocks);
+}
+
+static void take_sample(bh_heap *h, size_t block)
+{
+    struct bh_seg_state *s = &h->pol.seg;
+    if (s->pending_hash == NO_SITE || block >= SLOT_FREE)
+        return;
+    /* a site never seen before is sampled at once (one pending sample per site); others at the
+     * stride (clock before next_sample, modulo wrap, means not yet) */
+    uint32_t site = (uint32_t)s->pending_hash;
+    bool unknown = s->votes[site] == 0;
+    if (unknown) {
+        for (unsigned k = 0; k < BH_SEG_SAMPLES; k++)
+            if (s->samples[k].block != SLOT_FREE && (s->samples[k].site & ~UNKNOWN_BIT) == site)
+                return;
+    } else if ((uint32_t)(s->clock - s->next_sample) > UINT32_MAX / 2) {
+        return;
+    }
+    for (unsigned k = 0; k < BH_SEG_SAMPLES; k++) {
+        if (s->samples[k].block == SLOT_FREE) {
+            s->samples[k].block = (uint32_t)block;
+            s->samples[k].birth = s->clock;
+            s->samples[k].site = site | (unknown ? UNKNOWN_BIT : 0);
+            s->unknown_pending += unknown;
+            if (!unknown) {
+                uint32_t stride = s->epoch_len / (2 * BH_SEG_SAMPLES);
+                s->next_sample = s->clock + (stride ? stride : 1);
+            }
+            return;
+        }
+    }
+}
+
+/* Counts a vote for a site; the count skips 0, which means "not learned yet". */
+static void vote(bh_heap *h, uint32_t slot_site, bool is_long)
+{
+    struct bh_seg_state *s = &h->pol.seg;
+    int8_t *v = &s->votes[slot_site & ~UNKNOWN_BIT];
+    if (slot_site & UNKNOWN_BIT)
+        s->unknown_pending--;
+    if (is_long)
+        *v = (int8_t)(*v == -1 ? 1 : *v < VOTE_MAX ? *v + 1 : *v);
+    else
+        *v = (int8_t)(*v == 1 ? -1 : *v > -VOTE_MAX ? *v - 1 : *v);
+}
+
+static void seg_allocated(bh_heap *h, size_t block, size_t nblocks)
+{
+    struct bh_seg_state *s = &h->pol.seg;
+    if (nblocks == 1) {
+        if (s->pending_long)
+            s->top_cursor = block / BH_BLOCKS_PER_ATB + 1; /* nothing free above the new block */
+        else
+            h->cursor = (block + 1) / BH_BLOCKS_PER_ATB;   /* nothing free below it */
+    }
+    /* what the allocation took from the wilderness */
+    if (block < s->wild_hi && block + nblocks > s->wild_lo) {
+        if (s->pending_long) {
+            s->wild_hi = block > s->wild_lo ? block : s->wild_lo;
+        } else {
+            s->wild_lo = block + nblocks < s->wild_hi ? block + nblocks : s->wild_hi;
+        }
+    }
+    if (learns(h))
+        take_sample(h, block);
+    s->clock++;
+    s->pending_hash = NO_SITE;
+}
+
+static void seg_grown(bh_heap *h, size_t block, size_t nblocks)
+{
+    struct bh_seg_state *s = &h->pol.seg;
+    /* a realloc that grows into the wilderness from below */
+    if (block < s->wild_hi && block + nblocks > s->wild_lo)
+        s->wild_lo = block + nblocks < s->wild_hi ? block + nblocks : s->wild_hi;
+}
+
+static void seg_released(bh_heap *h, size_t block, size_t nblocks)
+{
+    struct bh_seg_state *s = &h->pol.seg;
+    if (block / BH_BLOCKS_PER_ATB < h->cursor)
+        h->cursor = block / BH_BLOCKS_PER_ATB;
+    size_t last = block + nblocks - 1;
+    if (last / BH_BLOCKS_PER_ATB >= s->top_cursor)
+        s->top_cursor = last / BH_BLOCKS_PER_ATB + 1;
+    for (unsigned k = 0; k < BH_SEG_SAMPLES; k++) {
+        uint32_t b = s->samples[k].block;
+        if (b != SLOT_FREE && b >= block && b <= last) {
+            vote(h, s->samples[k].site, false); /* freed explicitly: a temporary */
+            s->samples[k].block = SLOT_FREE;
+        }
+    }
+}
+
+static void seg_swept(bh_heap *h)
+{
+    struct bh_seg_state *s = &h->pol.seg;
+    h->cursor = 0;
+    s->top_cursor = h->atb_bytes;
+    uint32_t epoch = s->clock - s->epoch_start;
+    uint32_t min_age = s->epoch_len / 2 < LEARN_AGE ? s->epoch_len / 2 : LEARN_AGE;
+    for (unsigned k = 0; k < BH_SEG_SAMPLES; k++) {
+        uint32_t b = s->samples[k].block;
+        if (b == SLOT_FREE)
+            continue;
+        if (bh__kind(h, b) == BH_AT_FREE) {
+            vote(h, s->samples[k].site, false); /* died before this collection */
+            s->samples[k].block = SLOT_FREE;
+        } else if ((uint32_t)(s->clock - s->samples[k].birth) >= min_age) {
+            vote(h, s->samples[k].site, true);  /* survived it, and is not just young */
+            s->samples[k].block = SLOT_FREE;
+        }
+    }
+    s->epoch_len = epoch > 2 * BH_SEG_SAMPLES ? epoch : 2 * BH_SEG_SAMPLES;
+    s->epoch_start = s->clock;
+    s->next_sample = s->clock;
+    s->survivors = h->used_blocks;
+    if (kind_of(h) != SEG_LIFETIME) /* only the trigger needs it: one O(n) pass */
+        find_wilderness(h);
+    s->wild_len = s->wild_hi - s->wild_lo;
+}
+
+static bool seg_collect_first(const bh_heap *h, size_t block, size_t nblocks)
+{
+    const struct bh_seg_state *s = &h->pol.seg;
+    if (kind_of(h) == SEG_LIFETIME)
+        return false;
+    if (s->unknown_pending != 0 && h->allocated_since_collect >= h->pool_blocks / LEARN_DIV) {
+        /* learning: a new site's sample is old enough to tell; collect rather than keep placing
+         * its objects by guess */
+        for (unsigned k = 0; k < BH_SEG_SAMPLES; k++)
+            if ((s->samples[k].site & UNKNOWN_BIT) && s->samples[k].block != SLOT_FREE &&
+                (uint32_t)(s->clock - s->samples[k].birth) >= LEARN_AGE)
+                return true;
+    }
+    if (!(block < s->wild_hi && block + nblocks > s->wild_lo))
+        return false; /* reuses a hole: no growth of the used area */
+    /* enough allocated since the last collection to be worth one: an eighth of what survived it,
+     * half the wilderness it left (a heap with plenty of room collects less), and 1/32 of the pool
+     * (an almost empty heap, at start-up, does not collect every few blocks) */
+    size_t need = s->survivors / TRIGGER_DIV;
+    if (need < s->wild_len / WILD_DIV)
+        need = s->wild_len / WILD_DIV;
+    if (need < h->pool_blocks / FLOOR_DIV)
+        need = h->pool_blocks / FLOOR_DIV;
+    return h->allocated_since_collect >= need && h->allocated_since_collect > 0;
+}
+
+static bool seg_check(const bh_heap *h)
+{
+    const struct bh_seg_state *s = &h->pol.seg;
+    if (h->cursor > h->atb_bytes || s->top_cursor > h->atb_bytes)
+        return false;
+    for (size_t b = 0; b < h->cursor * BH_BLOCKS_PER_ATB; b++)
+        if (bh__kind(h, b) == BH_AT_FREE)
+            return false; /* nothing free below the cursor */
+    for (size_t b = s->top_cursor * BH_BLOCKS_PER_ATB; b < h->pool_blocks; b++)
+        if (bh__kind(h, b) == BH_AT_FREE)
+            return false; /* nothing free at or above the top cursor */
+    if (s->wild_lo > s->wild_hi || s->wild_hi > h->pool_blocks || s->wild_len > h->pool_blocks ||
+        s->survivors > h->pool_blocks)
+        return false;
+    for (unsigned k = 0; k < BH_SEG_SITES; k++)
+        if (s->votes[k] > VOTE_MAX || s->votes[k] < -VOTE_MAX)
+            return false;
+    unsigned unknown = 0;
+    for (unsigned k = 0; k < BH_SEG_SAMPLES; k++) {
+        uint32_t b = s->samples[k].block;
+        if (b == SLOT_FREE)
+            continue;
+        if (!learns(h) || b >= h->pool_blocks || (s->samples[k].site & ~UNKNOWN_BIT) >= BH_SEG_SITES)
+            return false;
+        unknown += (s->samples[k].site & UNKNOWN_BIT) != 0;
+        unsigned kind = bh__kind(h, b);
+        if (kind != BH_AT_HEAD && kind != BH_AT_MARK)
+            return false; /* a sample is a live head: freeing it resolves it */
+        for (unsigned m = k + 1; m < BH_SEG_SAMPLES; m++)
+            if (s->samples[m].block == b)
+                return false; /* one slot per object */
+    }
+    return unknown == s->unknown_pending;
+}
+
+const struct bh_placement bh__placement_lifetime = {
+    "lifetime", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check, NULL,
+};
+const struct bh_placement bh__placement_firstfit_gc = {
+    "firstfit_gc", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check,
+    seg_collect_first,
+};
+const struct bh_placement bh__placement_adaptive = {
+    "adaptive", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check,
+    seg_collect_first,
+};

@@ -1,0 +1,186 @@
+/* Placement policies: the model-based random walk of test_walk.c (tests/lib/heapmodel.h: every
+ * operation checked against a plain model, bh_check -- which verifies each policy's state against
+ * the allocation table -- after every one; site tokens and BH_LONG_LIVED hints drawn at random) run
+ * for every policy over several kinds of heap, then direct tests of what each policy promises.
+ * BH_WALK_OPS / BH_WALK_SEED lengthen the walks or change their seed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#define HM_FAIL(...) fail_msg(__VA_ARGS__)
+#include "heapmodel.h"
+#include "testheap.h"
+
+static size_t env_or(const char *name, size_t dflt)
+{
+    const char *s = getenv(name);
+    return s && *s ? (size_t)strtoull(s, NULL, 10) : dflt;
+}
+
+static void walk(const hm_params *prm, uint64_t seed, size_t ops)
+{
+    hm *m = malloc(sizeof *m);
+    assert_non_null(m);
+    hm_source src = {NULL, 0, 0, seed * 0x9E3779B97F4A7C15ull + 1, false};
+    if (!hm_init(m, prm, src))
+        fail_msg("bh_init refused arena %zu, block %zu, policy %u", prm->arena_bytes, prm->block_bytes,
+                 prm->policy);
+    for (size_t op = 0; op < ops; op++)
+        hm_step(m);
+    hm_finish(m);
+    free(m);
+}
+
+/* Every policy over: the default heap, a tiny one (full most of the time: the collection
+ * triggers and both cursors at their limits), 32-byte blocks with a threshold, no finalisers and
+ * no auto-collection (policy state across explicit collections only), and random configurations. */
+static void test_walk_policies(void **state)
+{
+    (void)state;
+    size_t ops = env_or("BH_WALK_OPS", 15000);
+    uint64_t seed = env_or("BH_WALK_SEED", 1);
+    for (unsigned policy = 0; policy < BH_POLICY_COUNT; policy++) {
+        hm_params p;
+        memset(&p, 0, sizeof p);
+        p.policy = policy;
+        p.arena_bytes = 32 * 1024;
+        walk(&p, seed + 1000 + policy, ops);
+        p.arena_bytes = 3 * 1024;
+        p.block_bytes = 16;
+        walk(&p, seed + 2000 + policy, ops);
+        p.arena_bytes = 64 * 1024;
+        p.block_bytes = 64;
+        p.threshold_blocks = 50;
+        walk(&p, seed + 3000 + policy, ops / 2 + 1);
+        memset(&p, 0, sizeof p);
+        p.policy = policy;
+        p.arena_bytes = 16 * 1024;
+        p.without_finalisers = true;
+        p.no_auto_collect = true;
+        walk(&p, seed + 4000 + policy, ops / 2 + 1);
+        for (uint64_t k = 0; k < 4; k++) {
+            hm_source s = {NULL, 0, 0, (seed + 5000 + policy * 8 + k) * 0x2545F4914F6CDD1Dull + 7, false};
+            hm_params r = hm_draw_params(&s, 40 * 1024);
+            r.policy = policy;
+            walk(&r, seed + 5000 + policy * 8 + k, ops / 4 + 1);
+        }
+    }
+}
+
+static test_heap *policy_heap(bh_policy p, size_t arena_bytes)
+{
+    bh_config c;
+    memset(&c, 0, sizeof c);
+    c.block_bytes = 16;
+    c.policy = p;
+    return th_new(arena_bytes, &c);
+}
+
+/* best fit takes the smallest hole that fits, first fit the first */
+static void test_bestfit_smallest_hole(void **state)
+{
+    (void)state;
+    for (int pass = 0; pass < 2; pass++) {
+        test_heap *t = policy_heap(pass ? BH_POLICY_BESTFIT : BH_POLICY_MICROPYTHON, 16384);
+        void *a = bh_alloc(&t->h, 16 * 5, 0), *s1 = bh_alloc(&t->h, 16, 0);
+        void *b = bh_alloc(&t->h, 16 * 2, 0), *s2 = bh_alloc(&t->h, 16, 0);
+        assert_non_null(s1);
+        assert_non_null(s2);
+        bh_free(&t->h, a); /* a 5-block hole at 0, a 2-block hole at 6 */
+        bh_free(&t->h, b);
+        assert_true(bh_check(&t->h));
+        void *c = bh_alloc(&t->h, 16 * 2, 0);
+        assert_ptr_equal(c, pass ? b : a);
+        assert_true(bh_check(&t->h));
+        th_free(t);
+    }
+}
+
+/* the hint places from the top, everything else from the bottom */
+static void test_lifetime_hint_goes_to_top(void **state)
+{
+    (void)state;
+    for (int p = BH_POLICY_LIFETIME; p <= BH_POLICY_ADAPTIVE; p++) {
+        test_heap *t = policy_heap((bh_policy)p, 16384);
+        size_t n = t->h.pool_blocks;
+        void *s = bh_alloc(&t->h, 16, 0);
+        void *l = bh_alloc(&t->h, 3 * 16, BH_LONG_LIVED);
+        void *l1 = bh_alloc(&t->h, 16, BH_LONG_LIVED);
+        assert_int_equal(th_block(t, s), 0);
+        assert_int_equal(th_block(t, l), n - 3);
+        assert_int_equal(th_block(t, l1), n - 4);
+        assert_true(bh_check(&t->h));
+        bh_free(&t->h, l);
+        assert_true(bh_check(&t->h));
+        void *l2 = bh_alloc(&t->h, 2 * 16, BH_LONG_LIVED);
+        assert_int_equal(th_block(t, l2), n - 2);
+        assert_true(bh_check(&t->h));
+        th_free(t);
+    }
+}
+
+/* without hints: a site whose objects survive collections is learned as long-lived, one whose
+ * objects die young stays at the bottom */
+static void test_lifetime_learns_sites(void **state)
+{
+    (void)state;
+    test_heap *t = policy_heap(BH_POLICY_LIFETIME, 65536);
+    size_t n = t->h.pool_blocks;
+    const uintptr_t keep = 0x1234, temp = 0x5678;
+    for (int round = 0; round < 40; round++) {
+        for (int k = 0; k < 20; k++) {
+            void *p = bh_alloc_site(&t->h, 16, 0, keep);
+            assert_non_null(p);
+            th_root(t, p);
+            assert_non_null(bh_alloc_site(&t->h, 32, 0, temp));
+        }
+        bh_collect(&t->h);
+        assert_true(bh_check(&t->h));
+    }
+    void *k = bh_alloc_site(&t->h, 16, 0, keep), *m = bh_alloc_site(&t->h, 16, 0, temp);
+    assert_true(th_block(t, k) > n / 2);
+    assert_true(th_block(t, m) < n / 2);
+    th_free(t);
+}
+
+/* the adaptive trigger collects before the used area grows while garbage is pending (here: once
+ * half of the wilderness is taken), so a stream of garbage stays in the lower part of the heap;
+ * micropython fills the heap first */
+static void test_adaptive_collects_early(void **state)
+{
+    (void)state;
+    for (int pass = 0; pass < 2; pass++) {
+        test_heap *t = policy_heap(pass ? BH_POLICY_ADAPTIVE : BH_POLICY_MICROPYTHON, 65536);
+        size_t n = t->h.pool_blocks, highest = 0;
+        for (int i = 0; i < 2000; i++) {
+            void *p = bh_alloc(&t->h, 16 * 4, 0);
+            assert_non_null(p);
+            if (th_block(t, p) > highest)
+                highest = th_block(t, p);
+            if (i % 64 == 0)
+                assert_true(bh_check(&t->h));
+        }
+        if (pass)
+            assert_true(highest < n / 2 + n / 16);
+        else
+            assert_true(highest > n - 8);
+        assert_true(t->collect_calls > 0);
+        th_free(t);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_walk_policies),
+        cmocka_unit_test(test_bestfit_smallest_hole),
+        cmocka_unit_test(test_lifetime_hint_goes_to_top),
+        cmocka_unit_test(test_lifetime_learns_sites),
+        cmocka_unit_test(test_adaptive_collects_early),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
