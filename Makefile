@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMOCKA32 ?= $(firstword $(wildcard /usr/lib/i386-linux-gnu/libcmocka.so /usr/lib/i386-linux-gnu/libcmocka.so.0))
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all demo test test64 test32 testasan bench clean
+.PHONY: all demo example test test64 test32 testasan bench clean
 .PHONY: test-stress test-be build-cortex-m4 test-fuzz walk-long
 
 all: build/64/blockheap
@@ -17,8 +17,15 @@ build/64/blockheap: FORCE
 	cmake -S . -B build/64 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build/64 -j $(JOBS)
 
-# The main job on the bundled example.
+# The main job on a bundled trace (MicroPython's bm_pidigits, recorded on its 32-bit unix port):
+# how much heap it needs, its margin of safety at 28 KB, and how fragile that is.
+DEMO_TRACE := examples/traces/bm_pidigits.trace.gz
 demo: build/64/blockheap
+	./build/64/blockheap margin $(DEMO_TRACE) --heap 28K --policy all
+	./build/64/blockheap fragility $(DEMO_TRACE) --heap 27500
+
+# The library embedded in a program: a static arena, a linked graph, stack scanning, the map.
+example: build/64/blockheap
 	./build/64/example_graph
 
 test: test64 test32 testasan test-stress test-be build-cortex-m4 test-fuzz

@@ -123,12 +123,24 @@ static void seg_reset(bh_heap *h)
         s->samples[k].block = SLOT_FREE;
 }
 
+/* Four ATB bytes (16 blocks) with no free block: every 2-bit field has a bit set. */
+static bool all_in_use(const uint8_t *atb4)
+{
+    uint32_t w;
+    memcpy(&w, atb4, sizeof w);
+    return (~(w | (w >> 1)) & 0x55555555u) == 0;
+}
+
 /* First fit upwards from the cursor: MicroPython's search. */
 static size_t find_up(const bh_heap *h, size_t nblocks)
 {
     size_t run = 0;
     const uint8_t *atb = h->atb;
     for (size_t i = h->cursor; i < h->atb_bytes; i++) {
+        if (run == 0 && i + 4 <= h->atb_bytes && all_in_use(atb + i)) {
+            i += 3; /* sixteen used blocks at once */
+            continue;
+        }
         unsigned byte = atb[i];
         if (byte == 0 && run + BH_BLOCKS_PER_ATB < nblocks) {
             run += BH_BLOCKS_PER_ATB;
@@ -151,6 +163,10 @@ static size_t find_down(const bh_heap *h, size_t nblocks)
     size_t run = 0;
     const uint8_t *atb = h->atb;
     for (size_t i = h->pol.seg.top_cursor; i-- > 0;) {
+        if (run == 0 && i >= 3 && all_in_use(atb + i - 3)) {
+            i -= 3; /* sixteen used blocks at once */
+            continue;
+        }
         unsigned byte = atb[i];
         if (byte == 0 && run + BH_BLOCKS_PER_ATB < nblocks) {
             run += BH_BLOCKS_PER_ATB;

@@ -19,10 +19,8 @@
 #include <stdio.h>
 
 #include "blockheap.h"
+#include "pages.h"
 
-/* The page template, embedded at build time by tools/page/embed.cmake (not NUL-terminated). */
-extern const unsigned char bh_browse_template[];
-extern const size_t bh_browse_template_len;
 /* Where the data goes in the template. */
 #define BH_BROWSE_PLACEHOLDER "@BLOCKHEAP_DATA@"
 

@@ -44,22 +44,6 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* A trace is a file whose first line is "heaptrace ..." (the trace reader checks the rest). */
-static int is_trace(const char *path)
-{
-    bh_lines r;
-    if (!bh_lines_open(&r, path))
-        return -1;
-    const char *first = bh_lines_next(&r);
-    int trace = first && strncmp(first, "heaptrace", 9) == 0;
-    if (!first && r.error) {
-        fprintf(stderr, "%s: %s\n", r.name, bh_lines_error(&r));
-        trace = -1;
-    }
-    bh_lines_close(&r);
-    return trace;
-}
-
 /* ---- dumps: every dump of every file, each area reproduced in a real heap */
 
 static int browse_dumps(bh_browse *b, char **files, size_t nfiles, size_t *ndumps)
@@ -295,7 +279,7 @@ int bh_cmd_browse(int argc, char **argv)
         free(files);
         return status < 0 ? BH_EXIT_OK : status;
     }
-    int trace = is_trace(files[0]);
+    int trace = bh_trace_sniff(files[0]);
     if (trace < 0) {
         free(files);
         return BH_EXIT_BADINPUT;

@@ -12,6 +12,12 @@
 static const char report_help[] =
     "usage: blockheap report TRACE [--top N] [--points N] [--json] [-o REPORT.html]\n"
     "                        [--heap BYTES [replay options]]\n"
+    "       blockheap report DUMPS [--json]\n"
+    "\n"
+    "DUMPS: a log of several micropython.mem_info(1) dumps (any file that is not a trace): used, free\n"
+    "and largest free run over time, their trend, and a verdict: steady, growing (the lowest used\n"
+    "figure of the second half of the log is above the first half's by 2%% of the heap or more) or\n"
+    "fragmenting (the best largest free run fell that much with as much free).\n"
     "\n"
     "Where the heap of the traced program goes. TRACE is a heaptrace (plain or gzip, '-' for stdin).\n"
     "An object is live from its `a` to its `d` or `f`; it holds ceil(bytes / block) blocks.\n"
@@ -613,6 +619,12 @@ int bh_cmd_report(int argc, char **argv)
         fprintf(stderr, report_help, bh_replay_common_help);
         return BH_EXIT_BADINPUT;
     }
+
+    int sniff = bh_trace_sniff(o.path);
+    if (sniff < 0)
+        return BH_EXIT_BADINPUT;
+    if (sniff == 0) /* not a trace: a log of heap dumps */
+        return bh_report_dump_series(o.path, o.json);
 
     bh_trace t;
     if (!bh_replay_load(&t, o.path, bh_stderr_is_tty())) {

@@ -174,4 +174,8 @@ bool bh_report_is_compiler_site(const char *site);
 /* The phase an event is in. */
 bh_report_phase_id bh_report_phase_of(const bh_report *r, size_t event);
 
+/* `report` on a file of heap dumps instead of a trace (report_dumps.c): used, free and largest free
+ * run over the dumps, their trend, and a verdict (steady / growing / fragmenting). Exit status. */
+int bh_report_dump_series(const char *path, bool json);
+
 #endif

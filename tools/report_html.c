@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pages.h"
 #include "report.h"
 #include "util.h"
 
@@ -41,24 +42,16 @@ static const char page_head[] =
     "<!-- written by `blockheap report -o`: self-contained, no network, no fonts, no script -->\n"
     "<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    "<title>blockheap report</title>\n<style>\n"
-    "  :root { --ink: #1d2330; --muted: #667085; --line: #d6dbe3; --panel: #f7f8fa; --fail: #c62828; }\n"
-    "  * { box-sizing: border-box; }\n"
-    "  body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: var(--ink); background: #fff; }\n"
-    "  header { padding: 10px 16px; border-bottom: 1px solid var(--line); }\n"
-    "  h1 { font-size: 18px; margin: 0; }\n"
-    "  h2 { font-size: 13px; margin: 18px 0 6px; text-transform: uppercase; letter-spacing: .04em;\n"
-    "       color: var(--muted); }\n"
+    "<title>blockheap report</title>\n<style>\n";
+/* after the shared stylesheet (tools/page/common.css): what only the report has */
+static const char page_style[] =
+    "  h2 { margin-top: 18px; }\n"
     "  h3 { font-size: 13px; margin: 12px 0 4px; }\n"
-    "  #subtitle { margin: 2px 0 0; color: var(--muted); }\n"
     "  main { padding: 0 16px 16px; max-width: 1200px; }\n"
-    "  dl { display: grid; grid-template-columns: auto 1fr; gap: 2px 10px; margin: 8px 0; }\n"
-    "  dt { color: var(--muted); }\n"
-    "  dd { margin: 0; font-variant-numeric: tabular-nums; }\n"
+    "  dl { margin: 8px 0; }\n"
     "  .verdict { background: var(--panel); border: 1px solid var(--line); padding: 6px 8px; }\n"
     "  .growing { border-color: var(--fail); color: var(--fail); }\n"
     "  .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 8px 24px; }\n"
-    "  table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }\n"
     "  th { text-align: left; color: var(--muted); font-weight: normal; border-bottom: 1px solid var(--line); }\n"
     "  td, th { padding: 1px 4px; white-space: nowrap; }\n"
     "  td.name { white-space: normal; }\n"
@@ -66,10 +59,7 @@ static const char page_head[] =
     "  td.bar div { height: 10px; background: #8a97ad; }\n"
     "  .num { text-align: right; }\n"
     "  svg { display: block; width: 100%; height: auto; border: 1px solid var(--line); }\n"
-    "  .legend { display: flex; flex-wrap: wrap; gap: 4px 12px; color: var(--muted); font-size: 12px;\n"
-    "            margin: 4px 0; }\n"
-    "  .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 3px; vertical-align: -1px;\n"
-    "            border: 1px solid #0002; }\n"
+    "  .legend { gap: 4px 12px; margin: 4px 0; }\n"
     "</style>\n</head>\n<body>\n";
 
 static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * (double)a / (double)b : 0; }
@@ -206,6 +196,8 @@ bool bh_report_write_html(const bh_report *r, FILE *o, size_t top)
     const bh_trace *t = r->trace;
     char b1[32];
     fputs(page_head, o);
+    fwrite(bh_page_common_css, 1, bh_page_common_css_len, o);
+    fputs(page_style, o);
     fputs("<header><h1>Where the heap goes: ", o);
     esc(o, t->name);
     fprintf(o, "</h1><p id=\"subtitle\">%zu events, %llu allocations, block %zu bytes; %s</p></header>\n<main>\n",

@@ -669,3 +669,20 @@ bool bh_trace_peak_live(const bh_trace *t, size_t block_bytes, bh_trace_peak *pe
     free(size);
     return true;
 }
+
+int bh_trace_sniff(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return 1; /* standard input cannot be read twice: taken as a trace */
+    bh_lines r;
+    if (!bh_lines_open(&r, path))
+        return -1;
+    const char *first = bh_lines_next(&r);
+    int trace = first && strncmp(first, "heaptrace", 9) == 0;
+    if (!first && r.error) {
+        fprintf(stderr, "%s: %s\n", r.name, bh_lines_error(&r));
+        trace = -1;
+    }
+    bh_lines_close(&r);
+    return trace;
+}

@@ -135,6 +135,10 @@ typedef struct bh_trace {
 
 /* Reads and validates the whole trace. false (with FILE:LINE: on stderr) on malformed input. */
 bool bh_trace_load(bh_trace *t, const char *path);
+/* Is path a trace (its first line starts "heaptrace"; the reader checks the rest)? 1 yes, 0 no,
+ * -1 if it cannot be read (said on stderr). "-" (standard input, which cannot be read twice) is taken
+ * as a trace. Lets a command take a trace or a dump file. */
+int bh_trace_sniff(const char *path);
 void bh_trace_free(bh_trace *t);
 /* The 1-based line of event i (0-based). */
 unsigned long bh_trace_line(const bh_trace *t, size_t i);
