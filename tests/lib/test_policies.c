@@ -173,6 +173,81 @@ static void test_adaptive_collects_early(void **state)
     }
 }
 
+/* Without hints or site tokens, and without auto-collection (so no early collection), lifetime,
+ * firstfit_gc and adaptive place every object exactly where micropython does: first fit from the
+ * bottom with the same cursor. Explicit collections keep it so. */
+static void test_segregated_without_hints_is_first_fit(void **state)
+{
+    (void)state;
+    for (int p = BH_POLICY_LIFETIME; p <= BH_POLICY_ADAPTIVE; p++) {
+        bh_config c;
+        memset(&c, 0, sizeof c);
+        c.block_bytes = 16;
+        c.no_auto_collect = true;
+        test_heap *ref = th_new(8192, &c);
+        c.policy = (bh_policy)p;
+        test_heap *t = th_new(8192, &c);
+        void *live_ref[64] = {0}, *live[64] = {0};
+        uint64_t r = 12345;
+        for (int op = 0; op < 20000; op++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned k = (unsigned)(r >> 33) % 64;
+            size_t bytes = 1 + (size_t)(r >> 45) % 200;
+            if ((r >> 20) % 97 == 0) {
+                /* a collection that keeps exactly the held objects */
+                ref->nroots = t->nroots = 0;
+                for (int i = 0; i < 64; i++)
+                    if (live[i]) {
+                        th_root(ref, live_ref[i]);
+                        th_root(t, live[i]);
+                    }
+                th_collect(ref, &ref->h);
+                th_collect(t, &t->h);
+            } else if (live[k]) {
+                bh_free(&ref->h, live_ref[k]);
+                bh_free(&t->h, live[k]);
+                live_ref[k] = live[k] = NULL;
+            } else {
+                live_ref[k] = bh_alloc(&ref->h, bytes, 0);
+                live[k] = bh_alloc(&t->h, bytes, 0);
+                assert_true((live_ref[k] == NULL) == (live[k] == NULL));
+                if (live[k])
+                    assert_int_equal(th_block(ref, live_ref[k]), th_block(t, live[k]));
+            }
+            if (op % 256 == 0)
+                assert_true(bh_check(&t->h));
+        }
+        assert_true(bh_check(&t->h));
+        th_free(ref);
+        th_free(t);
+    }
+}
+
+/* adaptive collects to learn: objects of a new site that stay alive are found long-lived at a
+ * collection the heap makes by itself long before it is full, and the site's later objects go to
+ * the top */
+static void test_adaptive_learns_without_filling_the_heap(void **state)
+{
+    (void)state;
+    test_heap *t = policy_heap(BH_POLICY_ADAPTIVE, 65536);
+    size_t n = t->h.pool_blocks;
+    const uintptr_t keep = 0xABCD;
+    size_t used_max = 0;
+    void *last = NULL;
+    for (int i = 0; i < 600; i++) {
+        last = bh_alloc_site(&t->h, 16, 0, keep);
+        assert_non_null(last);
+        th_root(t, last);
+        if (t->h.used_blocks > used_max)
+            used_max = t->h.used_blocks;
+    }
+    assert_true(t->collect_calls > 0);
+    assert_true(used_max < n / 4);
+    assert_true(th_block(t, last) > n / 2); /* learned: placed from the top */
+    assert_true(bh_check(&t->h));
+    th_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +256,8 @@ int main(void)
         cmocka_unit_test(test_lifetime_hint_goes_to_top),
         cmocka_unit_test(test_lifetime_learns_sites),
         cmocka_unit_test(test_adaptive_collects_early),
+        cmocka_unit_test(test_segregated_without_hints_is_first_fit),
+        cmocka_unit_test(test_adaptive_learns_without_filling_the_heap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
