@@ -61,8 +61,10 @@ static double slope(const dump_point *p, size_t n, bool largest)
 int bh_report_dump_series(const char *path, bool json)
 {
     bh_dump_file f;
-    if (!bh_dump_file_read(path, &f)) /* FILE:LINE: already on stderr */
+    if (!bh_dump_file_read(path, &f)) { /* FILE:LINE: already on stderr */
+        bh_dump_file_free(&f);
         return BH_EXIT_BADINPUT;
+    }
     dump_point *p = calloc(f.count ? f.count : 1, sizeof *p);
     if (!p) {
         bh_dump_file_free(&f);
