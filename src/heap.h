@@ -84,6 +84,16 @@ struct bh_placement {
 };
 
 const struct bh_placement *bh__placement(bh_policy policy);
+
+/* The lowest-free cursor (h->cursor: an ATB byte below which no block is free), shared by the
+ * policies that search upwards (place.c). */
+size_t bh__first_fit_up(const bh_heap *h, size_t nblocks); /* MicroPython's search, from the cursor */
+void bh__cursor_lower(bh_heap *h, size_t block, size_t nblocks); /* blocks became free */
+void bh__cursor_reset(bh_heap *h);                             /* the pool is all free, or swept */
+bool bh__cursor_holds(const bh_heap *h);                       /* no free block below it */
+void bh__ignore_growth(bh_heap *h, size_t block, size_t nblocks);
+/* Four ATB bytes (16 blocks) of which none is free. */
+bool bh__atb_word_all_in_use(const uint8_t *atb4);
 extern const struct bh_placement bh__placement_bestfit;      /* place_bestfit.c */
 extern const struct bh_placement bh__placement_lifetime;     /* place_segregated.c */
 extern const struct bh_placement bh__placement_firstfit_gc;  /* place_segregated.c */

@@ -10,31 +10,21 @@
  * (then every block up to and including the new one is in use), down to the freed block's ATB byte
  * on a free or shrink, and to 0 after a collection. */
 
-static void mp_reset(bh_heap *h)
+bool bh__atb_word_all_in_use(const uint8_t *atb4)
 {
-    h->cursor = 0;
+    uint32_t word;
+    memcpy(&word, atb4, sizeof word);
+    return (~(word | (word >> 1)) & 0x55555555u) == 0; /* every 2-bit field has a bit set */
 }
 
-/* A 32-bit word of the ATB (16 blocks) with no free block: every 2-bit field has a bit set. */
-static bool all_in_use(uint32_t atb_word)
+size_t bh__first_fit_up(const bh_heap *h, size_t nblocks)
 {
-    return (~(atb_word | (atb_word >> 1)) & 0x55555555u) == 0;
-}
-
-static size_t mp_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site)
-{
-    (void)flags;
-    (void)site;
     size_t run = 0;
     const uint8_t *atb = h->atb;
     for (size_t i = h->cursor; i < h->atb_bytes;) {
-        if (run == 0 && i + 4 <= h->atb_bytes) {
-            uint32_t word;
-            memcpy(&word, atb + i, sizeof word);
-            if (all_in_use(word)) { /* sixteen used blocks at once: a full heap is mostly this */
-                i += 4;
-                continue;
-            }
+        if (run == 0 && i + 4 <= h->atb_bytes && bh__atb_word_all_in_use(atb + i)) {
+            i += 4; /* sixteen used blocks at once: a full heap is mostly this */
+            continue;
         }
         unsigned byte = atb[i];
         if (byte == 0 && run + BH_BLOCKS_PER_ATB < nblocks) {
@@ -54,32 +44,39 @@ static size_t mp_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site
     return BH_NO_BLOCK;
 }
 
+static size_t mp_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site)
+{
+    (void)flags;
+    (void)site;
+    return bh__first_fit_up(h, nblocks);
+}
+
 static void mp_allocated(bh_heap *h, size_t block, size_t nblocks)
 {
     if (nblocks == 1)
         h->cursor = (block + 1) / BH_BLOCKS_PER_ATB;
 }
 
-static void mp_grown(bh_heap *h, size_t block, size_t nblocks)
+void bh__ignore_growth(bh_heap *h, size_t block, size_t nblocks)
 {
     (void)h;
     (void)block;
     (void)nblocks;
 }
 
-static void mp_released(bh_heap *h, size_t block, size_t nblocks)
+void bh__cursor_lower(bh_heap *h, size_t block, size_t nblocks)
 {
     (void)nblocks;
     if (block / BH_BLOCKS_PER_ATB < h->cursor)
         h->cursor = block / BH_BLOCKS_PER_ATB;
 }
 
-static void mp_swept(bh_heap *h)
+void bh__cursor_reset(bh_heap *h)
 {
     h->cursor = 0;
 }
 
-static bool mp_check(const bh_heap *h)
+bool bh__cursor_holds(const bh_heap *h)
 {
     if (h->cursor > h->atb_bytes)
         return false;
@@ -90,7 +87,8 @@ static bool mp_check(const bh_heap *h)
 }
 
 static const struct bh_placement placement_micropython = {
-    "micropython", mp_reset, mp_find, mp_allocated, mp_grown, mp_released, mp_swept, mp_check, NULL,
+    "micropython", bh__cursor_reset, mp_find, mp_allocated, bh__ignore_growth, bh__cursor_lower,
+    bh__cursor_reset, bh__cursor_holds, NULL,
 };
 
 const struct bh_placement *bh__placement(bh_policy policy)

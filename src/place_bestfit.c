@@ -90,35 +90,7 @@ static void bf_allocated(bh_heap *h, size_t block, size_t nblocks)
         h->cursor = ff / BH_BLOCKS_PER_ATB;
 }
 
-static void bf_grown(bh_heap *h, size_t block, size_t nblocks)
-{
-    (void)h;
-    (void)block;
-    (void)nblocks;
-}
-
-static void bf_released(bh_heap *h, size_t block, size_t nblocks)
-{
-    (void)nblocks;
-    if (block / BH_BLOCKS_PER_ATB < h->cursor)
-        h->cursor = block / BH_BLOCKS_PER_ATB;
-}
-
-static void bf_swept(bh_heap *h)
-{
-    h->cursor = 0;
-}
-
-static bool bf_check(const bh_heap *h)
-{
-    if (h->cursor > h->atb_bytes)
-        return false;
-    for (size_t b = 0; b < h->cursor * BH_BLOCKS_PER_ATB; b++)
-        if (bh__kind(h, b) == BH_AT_FREE)
-            return false;
-    return true;
-}
-
 const struct bh_placement bh__placement_bestfit = {
-    "bestfit", bf_reset, bf_find, bf_allocated, bf_grown, bf_released, bf_swept, bf_check, NULL,
+    "bestfit", bf_reset, bf_find, bf_allocated, bh__ignore_growth, bh__cursor_lower, bh__cursor_reset,
+    bh__cursor_holds, NULL,
 };

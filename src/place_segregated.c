@@ -123,47 +123,13 @@ static void seg_reset(bh_heap *h)
         s->samples[k].block = SLOT_FREE;
 }
 
-/* Four ATB bytes (16 blocks) with no free block: every 2-bit field has a bit set. */
-static bool all_in_use(const uint8_t *atb4)
-{
-    uint32_t w;
-    memcpy(&w, atb4, sizeof w);
-    return (~(w | (w >> 1)) & 0x55555555u) == 0;
-}
-
-/* First fit upwards from the cursor: MicroPython's search. */
-static size_t find_up(const bh_heap *h, size_t nblocks)
-{
-    size_t run = 0;
-    const uint8_t *atb = h->atb;
-    for (size_t i = h->cursor; i < h->atb_bytes; i++) {
-        if (run == 0 && i + 4 <= h->atb_bytes && all_in_use(atb + i)) {
-            i += 3; /* sixteen used blocks at once */
-            continue;
-        }
-        unsigned byte = atb[i];
-        if (byte == 0 && run + BH_BLOCKS_PER_ATB < nblocks) {
-            run += BH_BLOCKS_PER_ATB;
-            continue;
-        }
-        for (unsigned j = 0; j < BH_BLOCKS_PER_ATB; j++, byte >>= 2) {
-            if ((byte & 3u) != BH_AT_FREE) {
-                run = 0;
-            } else if (++run >= nblocks) {
-                return i * BH_BLOCKS_PER_ATB + j + 1 - nblocks;
-            }
-        }
-    }
-    return BH_NO_BLOCK;
-}
-
 /* First fit downwards from the top cursor: the top end of the highest run that fits. */
 static size_t find_down(const bh_heap *h, size_t nblocks)
 {
     size_t run = 0;
     const uint8_t *atb = h->atb;
     for (size_t i = h->pol.seg.top_cursor; i-- > 0;) {
-        if (run == 0 && i >= 3 && all_in_use(atb + i - 3)) {
+        if (run == 0 && i >= 3 && bh__atb_word_all_in_use(atb + i - 3)) {
             i -= 3; /* sixteen used blocks at once */
             continue;
         }
@@ -195,7 +161,7 @@ static size_t seg_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t sit
             is_long = true;
     }
     s->pending_long = is_long;
-    return is_long ? find_down(h, nblocks) : find_up(h, nblocks);
+    return is_long ? find_down(h, nblocks) : bh__first_fit_up(h, nblocks);
 }
 
 static void take_sample(bh_heap *h, size_t block)
@@ -276,8 +242,7 @@ static void seg_grown(bh_heap *h, size_t block, size_t nblocks)
 static void seg_released(bh_heap *h, size_t block, size_t nblocks)
 {
     struct bh_seg_state *s = &h->pol.seg;
-    if (block / BH_BLOCKS_PER_ATB < h->cursor)
-        h->cursor = block / BH_BLOCKS_PER_ATB;
+    bh__cursor_lower(h, block, nblocks);
     size_t last = block + nblocks - 1;
     if (last / BH_BLOCKS_PER_ATB >= s->top_cursor)
         s->top_cursor = last / BH_BLOCKS_PER_ATB + 1;
@@ -347,11 +312,8 @@ static bool seg_collect_first(const bh_heap *h, size_t block, size_t nblocks)
 static bool seg_check(const bh_heap *h)
 {
     const struct bh_seg_state *s = &h->pol.seg;
-    if (h->cursor > h->atb_bytes || s->top_cursor > h->atb_bytes)
+    if (!bh__cursor_holds(h) || s->top_cursor > h->atb_bytes)
         return false;
-    for (size_t b = 0; b < h->cursor * BH_BLOCKS_PER_ATB; b++)
-        if (bh__kind(h, b) == BH_AT_FREE)
-            return false; /* nothing free below the cursor */
     for (size_t b = s->top_cursor * BH_BLOCKS_PER_ATB; b < h->pool_blocks; b++)
         if (bh__kind(h, b) == BH_AT_FREE)
             return false; /* nothing free at or above the top cursor */
