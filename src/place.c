@@ -10,21 +10,74 @@
  * (then every block up to and including the new one is in use), down to the freed block's ATB byte
  * on a free or shrink, and to 0 after a collection. */
 
-bool bh__atb_word_all_in_use(const uint8_t *atb4)
+/* The blocks in use among the 16 of ATB bytes atb4[0..3]: bit 2j set when block j is not free.
+ * Assembled byte by byte so that block j is bit 2j on every byte order. */
+static uint32_t used_mask16(const uint8_t *atb4)
 {
-    uint32_t word;
-    memcpy(&word, atb4, sizeof word);
-    return (~(word | (word >> 1)) & 0x55555555u) == 0; /* every 2-bit field has a bit set */
+    uint32_t w = (uint32_t)atb4[0] | (uint32_t)atb4[1] << 8 | (uint32_t)atb4[2] << 16 | (uint32_t)atb4[3] << 24;
+    return (w | (w >> 1)) & 0x55555555u;
 }
 
+#define BH_ALL_USED16 0x55555555u
+
+bool bh__atb_word_all_in_use(const uint8_t *atb4)
+{
+    return used_mask16(atb4) == BH_ALL_USED16;
+}
+
+/* Index of the lowest / highest set bit of x (x != 0). */
+static unsigned lowest_bit(uint32_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctz(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1u)) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+static unsigned highest_bit(uint32_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return 31u - (unsigned)__builtin_clz(x);
+#else
+    unsigned n = 31;
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        n--;
+    }
+    return n;
+#endif
+}
+
+/* The first run of nblocks free blocks at or after the cursor (MicroPython's search). Sixteen
+ * blocks at a time: a group with none free ends any run; for a request longer than a group, only the
+ * free blocks at a group's low end (continuing a run) and at its high end (starting one) matter. The
+ * rest, block by block within an ATB byte, four at a time where a byte is all free. */
 size_t bh__first_fit_up(const bh_heap *h, size_t nblocks)
 {
     size_t run = 0;
     const uint8_t *atb = h->atb;
     for (size_t i = h->cursor; i < h->atb_bytes;) {
-        if (run == 0 && i + 4 <= h->atb_bytes && bh__atb_word_all_in_use(atb + i)) {
-            i += 4; /* sixteen used blocks at once: a full heap is mostly this */
-            continue;
+        if (i + 4 <= h->atb_bytes) {
+            uint32_t used = used_mask16(atb + i);
+            if (used == BH_ALL_USED16) {
+                run = 0;
+                i += 4;
+                continue;
+            }
+            if (nblocks > 16) {
+                size_t lead = used ? lowest_bit(used) / 2 : 16;
+                if (run + lead >= nblocks)
+                    return i * BH_BLOCKS_PER_ATB - run;
+                run = used ? 15 - highest_bit(used) / 2 : run + 16;
+                i += 4;
+                continue;
+            }
         }
         unsigned byte = atb[i];
         if (byte == 0 && run + BH_BLOCKS_PER_ATB < nblocks) {
