@@ -227,24 +227,16 @@ void bh_dump_map(const bh_heap *h, bh_print_fn print, void *ctx, bh_kind_fn kind
     bh_info info;
     bh_info_get(h, &info);
     out_line o = {{0}, 0, print, ctx};
-    put_str(&o, "GC: total: ");
-    put_uint(&o, info.total_bytes, 10, 1);
-    put_str(&o, ", used: ");
-    put_uint(&o, info.used_bytes, 10, 1);
-    put_str(&o, ", free: ");
-    put_uint(&o, info.free_bytes, 10, 1);
+    /* the two lines of MicroPython's gc_dump_info, then the map's */
+    static const char *const labels[] = {"GC: total: ", ", used: ", ", free: ", "\n No. of 1-blocks: ",
+                                         ", 2-blocks: ", ", max blk sz: ", ", max free sz: "};
+    const size_t values[] = {info.total_bytes, info.used_bytes, info.free_bytes, info.one_block_objects,
+                             info.two_block_objects, info.largest_object_blocks, info.largest_free_blocks};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        put_str(&o, labels[i]);
+        put_uint(&o, values[i], 10, 1);
+    }
     put_str(&o, "\n");
-    flush(&o);
-    put_str(&o, " No. of 1-blocks: ");
-    put_uint(&o, info.one_block_objects, 10, 1);
-    put_str(&o, ", 2-blocks: ");
-    put_uint(&o, info.two_block_objects, 10, 1);
-    put_str(&o, ", max blk sz: ");
-    put_uint(&o, info.largest_object_blocks, 10, 1);
-    put_str(&o, ", max free sz: ");
-    put_uint(&o, info.largest_free_blocks, 10, 1);
-    put_str(&o, "\n");
-    flush(&o);
     put_str(&o, "GC memory layout; from ");
     put_uint(&o, (uintptr_t)h->pool, 16, 1);
     put_str(&o, ":");
