@@ -192,13 +192,7 @@ int bh_cmd_fragility(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--json") == 0) {
             json = true;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "blockheap fragility: unknown or incomplete option '%s' (see --help)\n", a);
-            return BH_EXIT_BADINPUT;
-        } else if (!path) {
-            path = a;
-        } else {
-            fprintf(stderr, "blockheap fragility: more than one trace given ('%s')\n", a);
+        } else if (!bh_cli_input_arg("fragility", a, &path)) {
             return BH_EXIT_BADINPUT;
         }
     }

@@ -178,13 +178,7 @@ int bh_cmd_margin(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--json") == 0) {
             json = true;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "blockheap margin: unknown or incomplete option '%s' (see --help)\n", a);
-            return BH_EXIT_BADINPUT;
-        } else if (!path) {
-            path = a;
-        } else {
-            fprintf(stderr, "blockheap margin: more than one trace given ('%s')\n", a);
+        } else if (!bh_cli_input_arg("margin", a, &path)) {
             return BH_EXIT_BADINPUT;
         }
     }

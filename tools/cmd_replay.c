@@ -330,13 +330,7 @@ int bh_cmd_replay(int argc, char **argv)
             json = true;
         } else if (strcmp(a, "--map") == 0) {
             map = true;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "blockheap replay: unknown or incomplete option '%s' (see --help)\n", a);
-            return BH_EXIT_BADINPUT;
-        } else if (!path) {
-            path = a;
-        } else {
-            fprintf(stderr, "blockheap replay: more than one trace given ('%s')\n", a);
+        } else if (!bh_cli_input_arg("replay", a, &path)) {
             return BH_EXIT_BADINPUT;
         }
     }

@@ -129,6 +129,20 @@ void bh_report_at(const char *file, unsigned long line, const char *fmt, ...)
     va_end(ap);
 }
 
+bool bh_cli_input_arg(const char *command, const char *arg, const char **path)
+{
+    if (arg[0] == '-' && arg[1] != '\0') {
+        fprintf(stderr, "blockheap %s: unknown or incomplete option '%s' (see --help)\n", command, arg);
+        return false;
+    }
+    if (*path) {
+        fprintf(stderr, "blockheap %s: more than one trace given ('%s')\n", command, arg);
+        return false;
+    }
+    *path = arg;
+    return true;
+}
+
 bool bh_parse_u64(const char *s, size_t len, uint64_t *out)
 {
     if (len == 0 || len > 20)

@@ -38,6 +38,11 @@ void bh_lines_close(bh_lines *r);
 void bh_report_at(const char *file, unsigned long line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- command lines */
+/* The end of a sub-command's option loop: arg is an option nobody took (an error), or the one input
+ * file (a second is an error). Returns false after saying on stderr what is wrong. */
+bool bh_cli_input_arg(const char *command, const char *arg, const char **path);
+
 /* ---- numbers */
 /* Parses a whole decimal unsigned number that fits in uint64_t; false otherwise. */
 bool bh_parse_u64(const char *s, size_t len, uint64_t *out);
