@@ -999,4 +999,30 @@ static hm_params hm_draw_params(hm_source *s, size_t max_arena)
     return p;
 }
 
+/* ---- driving: one seeded walk of `ops` steps over a heap of prm, with the final checks. The
+ * model's statistics go to *st (may be NULL). */
+static inline void hm_walk(const hm_params *prm, uint64_t seed, size_t ops, hm_stats *st)
+{
+    hm *m = malloc(sizeof *m);
+    if (!m)
+        HM_FAIL("out of memory");
+    hm_source src = {NULL, 0, 0, seed * 0x9E3779B97F4A7C15ull + 1, false};
+    if (!hm_init(m, prm, src))
+        HM_FAIL("bh_init refused arena %zu, block %zu, policy %u", prm->arena_bytes, prm->block_bytes,
+                prm->policy);
+    for (size_t op = 0; op < ops; op++)
+        hm_step(m);
+    hm_finish(m);
+    if (st)
+        *st = m->st;
+    free(m);
+}
+
+/* A number from the environment (walk lengths, seeds, logging), or dflt. */
+static inline size_t hm_env_or(const char *name, size_t dflt)
+{
+    const char *s = getenv(name);
+    return s && *s ? (size_t)strtoull(s, NULL, 10) : dflt;
+}
+
 #endif

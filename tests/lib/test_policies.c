@@ -15,25 +15,6 @@
 #include "heapmodel.h"
 #include "testheap.h"
 
-static size_t env_or(const char *name, size_t dflt)
-{
-    const char *s = getenv(name);
-    return s && *s ? (size_t)strtoull(s, NULL, 10) : dflt;
-}
-
-static void walk(const hm_params *prm, uint64_t seed, size_t ops)
-{
-    hm *m = malloc(sizeof *m);
-    assert_non_null(m);
-    hm_source src = {NULL, 0, 0, seed * 0x9E3779B97F4A7C15ull + 1, false};
-    if (!hm_init(m, prm, src))
-        fail_msg("bh_init refused arena %zu, block %zu, policy %u", prm->arena_bytes, prm->block_bytes,
-                 prm->policy);
-    for (size_t op = 0; op < ops; op++)
-        hm_step(m);
-    hm_finish(m);
-    free(m);
-}
 
 /* Every policy over: the default heap, a tiny one (full most of the time: the collection
  * triggers and both cursors at their limits), 32-byte blocks with a threshold, no finalisers and
@@ -41,32 +22,32 @@ static void walk(const hm_params *prm, uint64_t seed, size_t ops)
 static void test_walk_policies(void **state)
 {
     (void)state;
-    size_t ops = env_or("BH_WALK_OPS", 15000);
-    uint64_t seed = env_or("BH_WALK_SEED", 1);
+    size_t ops = hm_env_or("BH_WALK_OPS", 15000);
+    uint64_t seed = hm_env_or("BH_WALK_SEED", 1);
     for (unsigned policy = 0; policy < BH_POLICY_COUNT; policy++) {
         hm_params p;
         memset(&p, 0, sizeof p);
         p.policy = policy;
         p.arena_bytes = 32 * 1024;
-        walk(&p, seed + 1000 + policy, ops);
+        hm_walk(&p, seed + 1000 + policy, ops, NULL);
         p.arena_bytes = 3 * 1024;
         p.block_bytes = 16;
-        walk(&p, seed + 2000 + policy, ops);
+        hm_walk(&p, seed + 2000 + policy, ops, NULL);
         p.arena_bytes = 64 * 1024;
         p.block_bytes = 64;
         p.threshold_blocks = 50;
-        walk(&p, seed + 3000 + policy, ops / 2 + 1);
+        hm_walk(&p, seed + 3000 + policy, ops / 2 + 1, NULL);
         memset(&p, 0, sizeof p);
         p.policy = policy;
         p.arena_bytes = 16 * 1024;
         p.without_finalisers = true;
         p.no_auto_collect = true;
-        walk(&p, seed + 4000 + policy, ops / 2 + 1);
+        hm_walk(&p, seed + 4000 + policy, ops / 2 + 1, NULL);
         for (uint64_t k = 0; k < 4; k++) {
             hm_source s = {NULL, 0, 0, (seed + 5000 + policy * 8 + k) * 0x2545F4914F6CDD1Dull + 7, false};
             hm_params r = hm_draw_params(&s, 40 * 1024);
             r.policy = policy;
-            walk(&r, seed + 5000 + policy * 8 + k, ops / 4 + 1);
+            hm_walk(&r, seed + 5000 + policy * 8 + k, ops / 4 + 1, NULL);
         }
     }
 }

@@ -20,37 +20,23 @@
 
 static size_t total_ops, total_transitions;
 
-static size_t env_or(const char *name, size_t dflt)
-{
-    const char *s = getenv(name);
-    return s && *s ? (size_t)strtoull(s, NULL, 10) : dflt;
-}
-
-static size_t walk_ops(size_t dflt) { return env_or("BH_WALK_OPS", dflt); }
-static uint64_t walk_seed(void) { return env_or("BH_WALK_SEED", 1); }
+static size_t walk_ops(size_t dflt) { return hm_env_or("BH_WALK_OPS", dflt); }
+static uint64_t walk_seed(void) { return hm_env_or("BH_WALK_SEED", 1); }
 
 static void walk(const hm_params *prm, uint64_t seed, size_t ops)
 {
-    hm *m = malloc(sizeof *m);
-    assert_non_null(m);
-    hm_source src = {NULL, 0, 0, seed * 0x9E3779B97F4A7C15ull + 1, false};
-    if (!hm_init(m, prm, src))
-        fail_msg("bh_init refused arena %zu, block %zu, policy %u", prm->arena_bytes, prm->block_bytes,
-                 prm->policy);
-    for (size_t op = 0; op < ops; op++)
-        hm_step(m);
-    hm_finish(m);
-    total_ops += m->st.ops;
-    if (env_or("BH_WALK_LOG", 0))
+    hm_stats st;
+    hm_walk(prm, seed, ops, &st);
+    total_ops += st.ops;
+    if (hm_env_or("BH_WALK_LOG", 0))
         printf("walk seed %llu arena %zu block %zu policy %u threshold %zu stack %zu%s%s: %zu ops, %zu allocs "
                "(%zu failed, %zu injected), %zu frees, %zu reallocs (%zu moved), %zu collections reclaiming %zu, "
                "%zu finalisers, %zu misuses, %zu deferred frees\n",
-               (unsigned long long)seed, prm->arena_bytes, m->h.block_bytes, prm->policy, prm->threshold_blocks,
+               (unsigned long long)seed, prm->arena_bytes, prm->block_bytes, prm->policy, prm->threshold_blocks,
                prm->mark_stack_entries, prm->without_finalisers ? " no-finalisers" : "",
-               prm->no_auto_collect ? " no-auto-collect" : "", m->st.ops, m->st.allocs, m->st.alloc_failures,
-               m->st.injected_failures, m->st.frees, m->st.reallocs, m->st.moves, m->st.collections,
-               m->st.reclaimed, m->st.finalisers, m->st.misuses, m->st.deferred_frees);
-    free(m);
+               prm->no_auto_collect ? " no-auto-collect" : "", st.ops, st.allocs, st.alloc_failures,
+               st.injected_failures, st.frees, st.reallocs, st.moves, st.collections,
+               st.reclaimed, st.finalisers, st.misuses, st.deferred_frees);
 }
 
 static hm_params params(size_t arena_bytes, size_t block_bytes, unsigned policy)
@@ -370,7 +356,7 @@ static void test_every_state_of_a_tiny_heap(void **state)
     (void)state;
     tiny_search ts;
     memset(&ts, 0, sizeof ts);
-    ts.n = env_or("BH_EXHAUSTIVE_BLOCKS", 8);
+    ts.n = hm_env_or("BH_EXHAUSTIVE_BLOCKS", 8);
     if (ts.n < 4 || ts.n > TINY_MAX || ts.n % 4)
         fail_msg("BH_EXHAUSTIVE_BLOCKS must be 4, 8, 12 or 16");
     ts.arena_bytes = bh_arena_bytes_for(ts.n, TINY_BLOCK, true);
@@ -393,7 +379,7 @@ static void test_every_state_of_a_tiny_heap(void **state)
     if (ts.states != a)
         fail_msg("%zu layouts of %zu blocks reached, %zu exist", ts.states, ts.n, a);
     total_transitions += ts.transitions;
-    if (env_or("BH_WALK_LOG", 0))
+    if (hm_env_or("BH_WALK_LOG", 0))
         printf("tiny heap of %zu blocks: %zu layouts, %zu transitions checked\n", ts.n, ts.states,
                ts.transitions);
     free(ts.arena);
