@@ -2,7 +2,7 @@
  * and 90% occupancy in 16 KB, 256 KB and 4 MB heaps, for every placement policy and for glibc
  * malloc as the reference, all in one run; and the time of a full collection per MB of heap.
  *
- *   build/64/bench_speed [ops]      (default 200000 pairs per cell)
+ *   build/64/bench_speed [ops [allocator]]   (default 200000 pairs per cell; every allocator)
  *
  * Sizes follow MicroPython's mix: mostly 1-2 blocks, a tail of larger objects. No collections
  * during the churn (no collect callback): the cost measured is placement's. When the heap has no
@@ -198,7 +198,10 @@ int main(int argc, char **argv)
         for (size_t o = 0; o < 2; o++)
             printf("  %5zuK@%2.0f%%             ", heap_sizes[s] >> 10, occupancies[o] * 100);
     printf("\n");
+    const char *only = argc > 2 ? argv[2] : NULL; /* one allocator's row: for profiling */
     for (size_t p = 0; p <= npol; p++) {
+        if (only && strcmp(only, p < npol ? policy_names[p] : "glibc") != 0)
+            continue;
         printf("%-12s", p < npol ? policy_names[p] : "glibc malloc");
         for (size_t s = 0; s < 3; s++) {
             for (size_t o = 0; o < 2; o++) {

@@ -25,8 +25,11 @@
  * and the site token are consumed by placement when the object is placed, not recorded. The control
  * structure `bh_heap` is fixed-size (see sizeof(bh_heap)) and may be static. Of it, the placement
  * policies' state is a union (`pol`): 1 word for bestfit; for lifetime, firstfit_gc and adaptive
- * 492 bytes on 32-bit, 520 on 64-bit (6 words, 4 counters, BH_SEG_SAMPLES 12-byte samples, the
- * BH_SEG_SITES-byte site table, 2 bytes), the same for any heap size.
+ * 496 bytes on 32-bit, 520 on 64-bit (5 words, 6 counters, BH_SEG_SAMPLES 12-byte samples, the
+ * BH_SEG_SITES-byte site table, 2 bytes), the same for any heap size. Their free-run tree costs
+ * no arena space at all: its nodes live in the free blocks themselves (16 bytes in the first block
+ * of every free run), which is why those three policies need blocks of at least 16 bytes and at
+ * most 2^26 pool blocks (bh_init refuses them otherwise).
  *
  * ------------------------------------------------------------------------------------------------
  * COMPLEXITY (n = pool blocks, k = blocks of the object, m = blocks of marked objects)
@@ -34,17 +37,21 @@
  *   bh_alloc           policy `micropython`: O(n) worst case (first-fit scan of the ATB from the
  *                      lowest-free cursor), O(k) to claim and zero the run; plus a collection when
  *                      the threshold or a failure triggers one. bestfit: O(n) always. lifetime,
- *                      firstfit_gc, adaptive: O(n) worst case (first fit up or down from a
- *                      cursor), + O(BH_SEG_SAMPLES) when sampling; adaptive and firstfit_gc may
- *                      collect early (see bh_policy). No policy yet bounds the search below O(n).
- *   bh_free            O(k)
- *   bh_realloc         O(k + growth) in place; O(alloc + k) when it moves
+ *                      firstfit_gc, adaptive: O(log r) (r = free runs <= n / 2: a descent of the
+ *                      free-run tree, an AVL tree, so at most 1.44 log2(r) + 2 nodes, and one
+ *                      root-to-node update), + O(BH_SEG_SAMPLES) when sampling, + O(k);
+ *                      adaptive and firstfit_gc may collect early (see bh_policy).
+ *   bh_free            O(k); lifetime, firstfit_gc, adaptive: + O(log r + BH_SEG_SAMPLES)
+ *   bh_realloc         O(k + growth) in place (+ O(log r) with the tree); O(alloc + k) when it
+ *                      moves
  *   bh_size            O(k)
  *   collection         mark O(roots + m * B / word); sweep O(n); each mark-stack overflow adds a
- *                      rescan O(n + m * B / word); lifetime, firstfit_gc, adaptive: + O(n) (one
- *                      pass for the largest free run) + O(BH_SEG_SAMPLES)
- *   bh_free (lifetime, firstfit_gc, adaptive)   O(k + BH_SEG_SAMPLES)
- *   bh_info, bh_largest_free, bh_free_runs, bh_check, bh_dump_map   O(n)
+ *                      rescan O(n + m * B / word); lifetime, firstfit_gc, adaptive: + O(n / 4 + r)
+ *                      to rebuild the free-run tree (one pass over the ATB bytes) +
+ *                      O(BH_SEG_SAMPLES)
+ *   bh_largest_free    O(1) with the tree (lifetime, firstfit_gc, adaptive), else O(n)
+ *   a failed allocation's record (bh_last_failure)   O(1) with the tree, else O(n)
+ *   bh_info, bh_free_runs, bh_check, bh_dump_map   O(n)
  *
  * ------------------------------------------------------------------------------------------------
  * COLLECTION
@@ -131,10 +138,16 @@ typedef enum bh_policy {
      * "short" when it is freed or when a collection finds it dead, "long" when a collection finds
      * it alive at an age of at least 128 allocations (or half the previous epoch if shorter);
      * a younger survivor waits for the next collection. Nothing is stored per object.
-     * Costs: allocation O(n) worst case (a first-fit scan up or down from a cursor, as
-     * `micropython`) + O(1), and O(BH_SEG_SAMPLES) when it takes a sample; bh_free
-     * O(k + BH_SEG_SAMPLES); a collection + O(n) (one pass for the largest free run) +
-     * O(BH_SEG_SAMPLES). State: sizeof(struct bh_seg_state), 492 bytes on 32-bit, 520 on 64-bit. */
+     * Both searches are descents of the free-run tree (src/runtree.c): an AVL tree of the maximal
+     * free runs ordered by address, each node in its run's first free block (left, right, length,
+     * and the longest run and height of its subtree: four 32-bit words), kept exact by every
+     * allocation, free, shrink and growth, rebuilt after every sweep, and verified against the
+     * ATB by bh_check. The lowest run that fits is exactly first fit's choice, and the highest,
+     * a scan down from the top's.
+     * Costs: allocation O(log r) (r = free runs) + O(k), and O(BH_SEG_SAMPLES) when it takes a
+     * sample; bh_free O(k + log r + BH_SEG_SAMPLES); a collection + O(n / 4 + r) (the tree's
+     * rebuild) + O(BH_SEG_SAMPLES); bh_largest_free O(1). Needs blocks of >= 16 bytes and at most
+     * 2^26 pool blocks. State: sizeof(struct bh_seg_state), 496 bytes on 32-bit, 520 on 64-bit. */
     BH_POLICY_LIFETIME,
     /* `micropython`'s first fit (BH_LONG_LIVED objects from the top) plus the early-collection
      * trigger of BH_POLICY_ADAPTIVE, without learning: the trigger's effect alone. Costs as
@@ -242,17 +255,18 @@ struct bh_heap {
     unsigned block_shift;      /* log2(block_bytes) */
     bh_config cfg;
     const struct bh_placement *place;
-    size_t cursor;             /* policies micropython, bestfit, lifetime, firstfit_gc, adaptive:
-                                  ATB byte below which no block is free */
+    size_t cursor;             /* policies micropython, bestfit: ATB byte below which no block is
+                                  free */
     /* Placement policy state: only the selected policy's member is used (see bh_policy). Bytes
-     * beyond `cursor`: bestfit 1 word; lifetime, firstfit_gc, adaptive: 6 words + 4 * 4 +
-     * BH_SEG_SAMPLES * 12 + BH_SEG_SITES + 2 = 492 bytes on 32-bit, 520 on 64-bit (padded). */
+     * beyond `cursor`: bestfit 1 word; lifetime, firstfit_gc, adaptive: 5 words + 6 * 4 +
+     * BH_SEG_SAMPLES * 12 + BH_SEG_SITES + 2 = 496 bytes on 32-bit, 520 on 64-bit (padded). */
     union {
         struct bh_bestfit_state {
             size_t first_free;     /* the lowest free block the last search saw (BH_NO_BLOCK: none) */
         } bestfit;
         struct bh_seg_state {
-            size_t top_cursor;     /* ATB byte at and above which no block is free */
+            uint32_t run_root;     /* the free-run tree's root (src/runtree.c): a block, or ~0 */
+            uint32_t runs;         /* maximal free runs, the tree's nodes */
             size_t wild_lo, wild_hi; /* the wilderness: what is left of the largest free run the
                                         last collection (or init) left; empty when wild_lo==wild_hi */
             size_t survivors;      /* blocks in use after the last collection */
@@ -338,7 +352,8 @@ void bh_collect(bh_heap *h);
 /* Diagnostics                                                                                   */
 
 void bh_info_get(const bh_heap *h, bh_info *info);
-/* Bytes of the largest allocation that would succeed now without a collection. O(n). */
+/* Bytes of the largest allocation that would succeed now without a collection. O(1) for the
+ * policies with the free-run tree (lifetime, firstfit_gc, adaptive), O(n) for the others. */
 size_t bh_largest_free(const bh_heap *h);
 /* hist[i] = number of maximal free runs of length in [2^i, 2^(i+1)) blocks; the last bucket takes
  * all longer runs. Returns the number of free runs. */

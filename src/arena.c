@@ -94,6 +94,8 @@ bool bh_init(bh_heap *h, void *arena, size_t arena_bytes, const bh_config *cfg)
         h->mark_stack_entries = BH_MARK_STACK_DEFAULT;
     }
     h->place = bh__placement(h->cfg.policy);
+    if (h->place->indexed && (b < RUN_TREE_MIN_BLOCK_BYTES || h->pool_blocks > RUN_TREE_MAX_BLOCKS))
+        return false; /* the free-run tree needs 16-byte nodes and 26-bit run lengths */
     h->place->reset(h);
     return true;
 }

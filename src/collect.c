@@ -40,7 +40,7 @@ static void trace_from(bh_heap *h, size_t block)
         const uint8_t *end = p + (nblocks << h->block_shift);
         for (; p < end; p += sizeof(uintptr_t)) {
             uintptr_t word;
-            memcpy(&word, p, sizeof word); /* any object type: read the bytes, not an lvalue */
+            bh__load_store(&word, p, sizeof word); /* any object type: read the bytes, not an lvalue */
             size_t child = mark_if_head(h, word);
             if (child == BH_NO_BLOCK)
                 continue;

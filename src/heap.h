@@ -7,6 +7,14 @@
 
 #include <string.h>
 
+/* A fixed-size copy between an object's bytes and a variable: memcpy, which the library is built
+ * with -ffreestanding (so -fno-builtin) would call out of line; the builtin is one load or store. */
+#if defined(__GNUC__) || defined(__clang__)
+#define bh__load_store(dst, src, n) __builtin_memcpy((dst), (src), (n))
+#else
+#define bh__load_store(dst, src, n) memcpy((dst), (src), (n))
+#endif
+
 /* ---- the allocation table: 2 bits per block, 4 blocks per byte, block b in bits 2*(b%4) of byte
  * b/4 (MicroPython's encoding, so a dump of ours and theirs mean the same). The byte after the
  * table (the gap) is always zero, so reading the kind of block pool_blocks gives FREE and every
@@ -81,6 +89,7 @@ struct bh_placement {
      * may collect and has not collected for this request: true makes the heap collect first and
      * search again (the early-collection trigger). */
     bool (*collect_first)(const bh_heap *h, size_t block, size_t nblocks);
+    bool indexed; /* keeps the free-run tree (runtree.c): bh_largest_free reads it in O(1) */
 };
 
 const struct bh_placement *bh__placement(bh_policy policy);
@@ -94,6 +103,19 @@ bool bh__cursor_holds(const bh_heap *h);                       /* no free block 
 void bh__ignore_growth(bh_heap *h, size_t block, size_t nblocks);
 /* Four ATB bytes (16 blocks) of which none is free. */
 bool bh__atb_word_all_in_use(const uint8_t *atb4);
+/* The free-run tree (runtree.c) of the policies lifetime, firstfit_gc and adaptive: an AVL tree
+ * of the maximal free runs, by address, kept in their first blocks. */
+#define RUN_TREE_MAX_BLOCKS (UINT32_C(1) << 26) /* pool blocks it can index (run lengths: 26 bits) */
+#define RUN_TREE_MIN_BLOCK_BYTES 16u            /* a node: four 32-bit words */
+#define RUN_TREE_MAX_HEIGHT 40u                 /* > the AVL bound for 2^25 runs */
+void bh__runs_rebuild(bh_heap *h);                           /* from the ATB: O(n) */
+size_t bh__runs_lowest_fit(const bh_heap *h, size_t nblocks);  /* first fit: O(log r) */
+size_t bh__runs_highest_fit(const bh_heap *h, size_t nblocks); /* top end of the highest fit */
+size_t bh__runs_largest(const bh_heap *h);                   /* blocks of the longest run: O(1) */
+void bh__runs_take(bh_heap *h, size_t block, size_t nblocks); /* free blocks became used */
+void bh__runs_give(bh_heap *h, size_t block, size_t nblocks); /* used blocks became free */
+bool bh__runs_check(const bh_heap *h);
+
 extern const struct bh_placement bh__placement_bestfit;      /* place_bestfit.c */
 extern const struct bh_placement bh__placement_lifetime;     /* place_segregated.c */
 extern const struct bh_placement bh__placement_firstfit_gc;  /* place_segregated.c */

