@@ -8,7 +8,7 @@
  * during the churn (no collect callback): the cost measured is placement's. When the heap has no
  * room for a request (fragmentation at 90%), another object is freed and the request retried; the
  * retries are counted. Worst case: each allocation timed on its own (clock_gettime adds a constant
- * of a few tens of ns to every sample). */
+ * of a few tens of ns to every sample), the smallest of the maxima of three rounds. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -115,7 +115,10 @@ static cell run(allocator *a, size_t pool_bytes, double occupancy, size_t ops)
         sizes[k] = n;
     }
     c.ns_per_pair = (now_ns() - t0) / (double)ops;
-    /* pass 2: the worst single allocation */
+    /* pass 2: the worst single allocation, in three rounds; the smallest of the three maxima is
+     * reported, so that one preemption of the process (milliseconds) does not pass for an
+     * allocation's cost */
+    double round_worst[3] = {0, 0, 0};
     for (size_t i = 0; i < ops / 4; i++) {
         size_t k = next_rand() % nlive;
         a_free(a, live[k]);
@@ -128,11 +131,16 @@ static cell run(allocator *a, size_t pool_bytes, double occupancy, size_t ops)
             sizes[k] = sizes[nlive];
             continue;
         }
-        if (d > c.worst_alloc_ns)
-            c.worst_alloc_ns = d;
+        size_t round = i * 3 / (ops / 4 > 0 ? ops / 4 : 1);
+        if (round < 3 && d > round_worst[round])
+            round_worst[round] = d;
         live[k] = p;
         sizes[k] = n;
     }
+    c.worst_alloc_ns = round_worst[0];
+    for (int k = 1; k < 3; k++)
+        if (round_worst[k] < c.worst_alloc_ns)
+            c.worst_alloc_ns = round_worst[k];
     for (size_t i = 0; i < nlive; i++)
         a_free(a, live[i]);
     free(live);
