@@ -29,7 +29,7 @@
  * BH_SEG_SITES-byte site table, 2 bytes), the same for any heap size. Their free-run tree costs
  * no arena space at all: its nodes live in the free blocks themselves (16 bytes in the first block
  * of every free run), which is why those three policies need blocks of at least 16 bytes and at
- * most 2^26 pool blocks (bh_init refuses them otherwise).
+ * fewer than 2^26 pool blocks (bh_init refuses them otherwise).
  *
  * ------------------------------------------------------------------------------------------------
  * COMPLEXITY (n = pool blocks, k = blocks of the object, m = blocks of marked objects)
@@ -147,7 +147,7 @@ typedef enum bh_policy {
      * Costs: allocation O(log r) (r = free runs) + O(k), and O(BH_SEG_SAMPLES) when it takes a
      * sample; bh_free O(k + log r + BH_SEG_SAMPLES); a collection + O(n / 4 + r) (the tree's
      * rebuild) + O(BH_SEG_SAMPLES); bh_largest_free O(1). Needs blocks of >= 16 bytes and at most
-     * 2^26 pool blocks. State: sizeof(struct bh_seg_state), 496 bytes on 32-bit, 520 on 64-bit. */
+     * 2^26 - 1 pool blocks. State: sizeof(struct bh_seg_state), 496 bytes on 32-bit, 520 on 64-bit. */
     BH_POLICY_LIFETIME,
     /* `micropython`'s first fit (BH_LONG_LIVED objects from the top) plus the early-collection
      * trigger of BH_POLICY_ADAPTIVE, without learning: the trigger's effect alone. Costs as

@@ -105,7 +105,7 @@ void bh__ignore_growth(bh_heap *h, size_t block, size_t nblocks);
 bool bh__atb_word_all_in_use(const uint8_t *atb4);
 /* The free-run tree (runtree.c) of the policies lifetime, firstfit_gc and adaptive: an AVL tree
  * of the maximal free runs, by address, kept in their first blocks. */
-#define RUN_TREE_MAX_BLOCKS (UINT32_C(1) << 26) /* pool blocks it can index (run lengths: 26 bits) */
+#define RUN_TREE_MAX_BLOCKS ((UINT32_C(1) << 26) - 1) /* pool blocks it can index (26-bit lengths) */
 #define RUN_TREE_MIN_BLOCK_BYTES 16u            /* a node: four 32-bit words */
 #define RUN_TREE_MAX_HEIGHT 40u                 /* > the AVL bound for 2^25 runs */
 void bh__runs_rebuild(bh_heap *h);                           /* from the ATB: O(n) */

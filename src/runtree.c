@@ -14,7 +14,7 @@
  * relinked, and a run that loses or gains blocks at its low end moves its node to its new first
  * block (its place in the order is unchanged, so the tree stays a search tree). The words are
  * 32-bit whatever the host, so one 16-byte block holds a node: the indexed policies need blocks of
- * at least 16 bytes and at most RUN_TREE_MAX_BLOCKS blocks (2^26: 1 GiB of 16-byte blocks).
+ * at least 16 bytes and fewer than 2^26 blocks (1 GiB of 16-byte blocks): RUN_TREE_MAX_BLOCKS.
  *
  * The subtree maxima make both searches of the segregating policies O(log n): the lowest run that
  * fits (go left while the left subtree has a long enough run), which is exactly first fit, and the
