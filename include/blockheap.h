@@ -26,7 +26,7 @@
  * structure `bh_heap` is fixed-size (see sizeof(bh_heap)) and may be static. Of it, the placement
  * policies' state is a union (`pol`): 1 word for bestfit; for lifetime, firstfit_gc and adaptive
  * 496 bytes on 32-bit, 520 on 64-bit (5 words, 6 counters, BH_SEG_SAMPLES 12-byte samples, the
- * BH_SEG_SITES-byte site table, 2 bytes), the same for any heap size. Their free-run tree costs
+ * BH_SEG_SITES-byte site table, 4 bytes), the same for any heap size. Their free-run tree costs
  * no arena space at all: its nodes live in the free blocks themselves (16 bytes in the first block
  * of every free run), which is why those three policies need blocks of at least 16 bytes and at
  * fewer than 2^26 pool blocks (bh_init refuses them otherwise).
@@ -157,9 +157,13 @@ typedef enum bh_policy {
      * auto-collect; else it is BH_POLICY_LIFETIME). After each collection the heap remembers its
      * largest free run (the "wilderness"). An allocation that would take blocks from what is left
      * of it first collects if, since the last collection, at least max(survivors / 8, wilderness /
-     * 2, pool / 32) blocks were allocated (survivors, wilderness: in blocks, right after the last
-     * collection): garbage is reclaimed before the used area grows, not after the heap is full,
-     * and a heap with room to spare collects less. A second trigger speeds up learning: when a
+     * 2, pool / 32, free * (4 + steady) / 8) blocks were allocated (survivors, wilderness, free =
+     * pool - survivors: in blocks, right after the last collection; steady: 0..2, the number of
+     * consecutive early collections that left exactly as many blocks in use as the one before, at
+     * least pool / 16, reset by any other outcome). So garbage is reclaimed before the used area
+     * grows, not after the heap is full; a heap with room to spare collects less, at most about
+     * twice as often as collecting only when full, and less in a steady state, where collecting
+     * early gains nothing. A second trigger speeds up learning: when a
      * sample of a site not learned yet is 128 allocations old and pool / 64 blocks were allocated
      * since the last collection, collect (at most one such collection per pool / 64 blocks
      * allocated, and only while new sites appear). Each early collection costs a full collection;
@@ -259,7 +263,7 @@ struct bh_heap {
                                   free */
     /* Placement policy state: only the selected policy's member is used (see bh_policy). Bytes
      * beyond `cursor`: bestfit 1 word; lifetime, firstfit_gc, adaptive: 5 words + 6 * 4 +
-     * BH_SEG_SAMPLES * 12 + BH_SEG_SITES + 2 = 496 bytes on 32-bit, 520 on 64-bit (padded). */
+     * BH_SEG_SAMPLES * 12 + BH_SEG_SITES + 4 = 496 bytes on 32-bit, 520 on 64-bit (padded). */
     union {
         struct bh_bestfit_state {
             size_t first_free;     /* the lowest free block the last search saw (BH_NO_BLOCK: none) */
@@ -284,6 +288,8 @@ struct bh_heap {
             int8_t votes[BH_SEG_SITES]; /* >0 long-lived, <0 not, 0 not learned yet; +-15 */
             uint8_t pending_long;  /* find() placed the request from the top */
             uint8_t unknown_pending; /* samples of sites not learned yet (votes 0), unresolved */
+            uint8_t early;         /* the collection under way was the early trigger's */
+            uint8_t steady;        /* consecutive early collections in a steady state (0..2) */
         } seg;
     } pol;
     size_t deferred_frees;     /* bh_free calls ignored because the heap was locked */

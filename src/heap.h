@@ -88,7 +88,7 @@ struct bh_placement {
     /* Optional (NULL: never). Called with the run find() chose, before it is claimed, when the heap
      * may collect and has not collected for this request: true makes the heap collect first and
      * search again (the early-collection trigger). */
-    bool (*collect_first)(const bh_heap *h, size_t block, size_t nblocks);
+    bool (*collect_first)(bh_heap *h, size_t block, size_t nblocks);
     bool indexed; /* keeps the free-run tree (runtree.c): bh_largest_free reads it in O(1) */
 };
 

@@ -30,6 +30,10 @@
  * collects less. Adaptive also collects to learn: when a sample of a site not learned yet is
  * LEARN_AGE allocations old, once pool / LEARN_DIV blocks were allocated since the last collection,
  * so that a new phase of the program is learned within an epoch instead of being placed by guess.
+ * Both never collect before FREE_EIGHTHS/8 of the free blocks the last collection left were
+ * allocated again (+1/8 per consecutive early collection that found the heap in a steady state,
+ * the same blocks in use as the last one left, up to STEADY_MAX): on small programs the other
+ * bounds alone collected every few dozen blocks, up to 8x as often as MicroPython, for nothing.
  * (The constants were chosen on the shared traces; see bench/fragmentation.sh.)
  *
  * Complexity (r = free runs): find O(log r); allocated O(log r), + O(BH_SEG_SAMPLES) when it takes
@@ -45,7 +49,12 @@ enum {
     TRIGGER_DIV = 8,  /* early collection after survivors / TRIGGER_DIV blocks allocated ... */
     WILD_DIV = 2,     /* ... or wilderness / WILD_DIV, or pool / FLOOR_DIV, whichever is most */
     FLOOR_DIV = 32,
-    LEARN_DIV = 64    /* learning collection: not before pool / LEARN_DIV blocks allocated */
+    LEARN_DIV = 64,   /* learning collection: not before pool / LEARN_DIV blocks allocated */
+    FREE_EIGHTHS = 4, /* ... and never before FREE_EIGHTHS/8 of the free blocks the last collection
+                         left (pool - survivors): at most about twice as many collections as
+                         collecting only when full (MicroPython) would make ... */
+    STEADY_MAX = 2    /* ... plus one eighth per consecutive early collection that found the heap
+                         exactly as the one before left it (a steady state), up to STEADY_MAX */
 };
 #define SLOT_FREE UINT32_MAX
 #define NO_SITE ((size_t)-1)
@@ -203,6 +212,19 @@ static void seg_swept(bh_heap *h)
     struct bh_seg_state *s = &h->pol.seg;
     bh__runs_rebuild(h);
     uint32_t epoch = s->clock - s->epoch_start;
+    if (s->early) {
+        /* an early collection that leaves exactly what the last one left: the program cycles
+         * through the same garbage around a live set that does not grow, and collecting early
+         * does not keep the used area from growing. (With next to nothing live, an early
+         * collection is cheap and keeps a stream of garbage low: no relaxation.) */
+        if (h->used_blocks == s->survivors && s->survivors >= h->pool_blocks / 16) {
+            if (s->steady < STEADY_MAX)
+                s->steady++;
+        } else {
+            s->steady = 0;
+        }
+        s->early = 0;
+    }
     uint32_t min_age = s->epoch_len / 2 < LEARN_AGE ? s->epoch_len / 2 : LEARN_AGE;
     for (unsigned k = 0; k < BH_SEG_SAMPLES; k++) {
         uint32_t b = s->samples[k].block;
@@ -224,9 +246,9 @@ static void seg_swept(bh_heap *h)
     s->wild_len = s->wild_hi - s->wild_lo;
 }
 
-static bool seg_collect_first(const bh_heap *h, size_t block, size_t nblocks)
+static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
 {
-    const struct bh_seg_state *s = &h->pol.seg;
+    struct bh_seg_state *s = &h->pol.seg;
     if (kind_of(h) == SEG_LIFETIME)
         return false;
     if (s->unknown_pending != 0 && h->allocated_since_collect >= h->pool_blocks / LEARN_DIV) {
@@ -247,7 +269,14 @@ static bool seg_collect_first(const bh_heap *h, size_t block, size_t nblocks)
         need = s->wild_len / WILD_DIV;
     if (need < h->pool_blocks / FLOOR_DIV)
         need = h->pool_blocks / FLOOR_DIV;
-    return h->allocated_since_collect >= need && h->allocated_since_collect > 0;
+    /* and a part of the free space the last collection left: a collection every few blocks in a
+     * heap with plenty of free room (in holes, not in the wilderness) reclaims what first fit would
+     * have reused anyway; more of it while the heap is in a steady state */
+    size_t free_need = (h->pool_blocks - s->survivors) * (FREE_EIGHTHS + s->steady) / 8;
+    if (need < free_need)
+        need = free_need;
+    s->early = h->allocated_since_collect >= need && h->allocated_since_collect > 0;
+    return s->early;
 }
 
 static bool seg_check(const bh_heap *h)
