@@ -246,39 +246,35 @@ static uint32_t run_at_or_below(const bh_heap *h, uint32_t block)
 
 /* ---- what the policies call */
 
-size_t bh__runs_lowest_fit(const bh_heap *h, size_t nblocks)
+/* Of the runs of at least nblocks, the one nearest the `end` of the heap: F_LEFT the lowest, F_RIGHT
+ * the highest. Descends toward that end while the subtree there has a run long enough. */
+static uint32_t nearest_fit(const bh_heap *h, size_t nblocks, unsigned end)
 {
     uint32_t x = h->pol.seg.run_root;
     if (longest(h, x) < nblocks)
-        return BH_NO_BLOCK;
+        return NIL;
     for (unsigned steps = 0; steps < RUN_TREE_MAX_HEIGHT; steps++) {
-        uint32_t left = word(h, x, F_LEFT);
-        if (longest(h, left) >= nblocks)
-            x = left;
+        uint32_t near = word(h, x, end);
+        if (longest(h, near) >= nblocks)
+            x = near;
         else if (word(h, x, F_LEN) >= nblocks)
             return x;
         else
-            x = word(h, x, F_RIGHT); /* the subtree's maximum is there */
+            x = word(h, x, end ^ 1u); /* the subtree's long enough run is on the other side */
     }
-    return BH_NO_BLOCK; /* only a corrupted tree gets here */
+    return NIL; /* only a corrupted tree gets here */
+}
+
+size_t bh__runs_lowest_fit(const bh_heap *h, size_t nblocks)
+{
+    uint32_t run = nearest_fit(h, nblocks, F_LEFT);
+    return run == NIL ? BH_NO_BLOCK : run;
 }
 
 size_t bh__runs_highest_fit(const bh_heap *h, size_t nblocks)
 {
-    uint32_t x = h->pol.seg.run_root;
-    if (longest(h, x) < nblocks)
-        return BH_NO_BLOCK;
-    for (unsigned steps = 0; steps < RUN_TREE_MAX_HEIGHT; steps++) {
-        uint32_t right = word(h, x, F_RIGHT);
-        uint32_t len = word(h, x, F_LEN);
-        if (longest(h, right) >= nblocks)
-            x = right;
-        else if (len >= nblocks)
-            return (size_t)x + len - nblocks; /* the run's top end */
-        else
-            x = word(h, x, F_LEFT);
-    }
-    return BH_NO_BLOCK;
+    uint32_t run = nearest_fit(h, nblocks, F_RIGHT);
+    return run == NIL ? BH_NO_BLOCK : (size_t)run + word(h, run, F_LEN) - nblocks; /* its top end */
 }
 
 size_t bh__runs_largest(const bh_heap *h)

@@ -61,6 +61,17 @@ static test_heap *policy_heap(bh_policy p, size_t arena_bytes)
     return th_new(arena_bytes, &c);
 }
 
+/* 16-byte blocks, collections only when the test makes them (so no early collection either) */
+static test_heap *manual_heap(bh_policy p, size_t arena_bytes)
+{
+    bh_config c;
+    memset(&c, 0, sizeof c);
+    c.block_bytes = 16;
+    c.no_auto_collect = true;
+    c.policy = p;
+    return th_new(arena_bytes, &c);
+}
+
 /* best fit takes the smallest hole that fits, first fit the first */
 static void test_bestfit_smallest_hole(void **state)
 {
@@ -161,13 +172,8 @@ static void test_segregated_without_hints_is_first_fit(void **state)
 {
     (void)state;
     for (int p = BH_POLICY_LIFETIME; p <= BH_POLICY_ADAPTIVE; p++) {
-        bh_config c;
-        memset(&c, 0, sizeof c);
-        c.block_bytes = 16;
-        c.no_auto_collect = true;
-        test_heap *ref = th_new(8192, &c);
-        c.policy = (bh_policy)p;
-        test_heap *t = th_new(8192, &c);
+        test_heap *ref = manual_heap(BH_POLICY_MICROPYTHON, 8192);
+        test_heap *t = manual_heap((bh_policy)p, 8192);
         void *live_ref[64] = {0}, *live[64] = {0};
         uint64_t r = 12345;
         for (int op = 0; op < 20000; op++) {
@@ -266,12 +272,7 @@ static void test_run_tree_places_as_the_table_says(void **state)
 {
     (void)state;
     for (int p = BH_POLICY_LIFETIME; p <= BH_POLICY_ADAPTIVE; p++) {
-        bh_config c;
-        memset(&c, 0, sizeof c);
-        c.block_bytes = 16;
-        c.no_auto_collect = true;
-        c.policy = (bh_policy)p;
-        test_heap *t = th_new(6144, &c);
+        test_heap *t = manual_heap((bh_policy)p, 6144);
         void *live[48] = {0};
         uint64_t r = 777 + (uint64_t)p;
         size_t placed = 0, failed = 0, in_place = 0;
