@@ -48,6 +48,11 @@ static void *alloc_blocks(bh_heap *h, size_t nbytes, size_t nblocks, unsigned fl
         bh__collect_for_alloc(h);
         collected = true;
     }
+    /* adaptive may give a large object more blocks than it asked for (size classes, so that the
+     * hole a dead one leaves fits the next one); if no run fits that, the request as asked */
+    size_t exact = nblocks;
+    if (h->cfg.policy == BH_POLICY_ADAPTIVE)
+        nblocks = bh__seg_blocks_for(h, nblocks, site);
     size_t block;
     for (;;) {
         block = nblocks <= h->pool_blocks ? h->place->find(h, nblocks, flags, site) : BH_NO_BLOCK;
@@ -60,6 +65,10 @@ static void *alloc_blocks(bh_heap *h, size_t nbytes, size_t nblocks, unsigned fl
                 continue;
             }
             break;
+        }
+        if (nblocks != exact && (!may_collect || collected)) {
+            nblocks = exact;
+            continue;
         }
         if (!may_collect || collected) {
             bh__record_failure(h, nbytes, nblocks, collected, BH_VERDICT_NONE);

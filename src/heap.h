@@ -120,6 +120,9 @@ extern const struct bh_placement bh__placement_bestfit;      /* place_bestfit.c 
 extern const struct bh_placement bh__placement_lifetime;     /* place_segregated.c */
 extern const struct bh_placement bh__placement_firstfit_gc;  /* place_segregated.c */
 extern const struct bh_placement bh__placement_adaptive;     /* place_segregated.c */
+/* adaptive: the blocks to give a request of nblocks from site (>= nblocks, rounded up for a large
+ * object of a learned site); other policies give nblocks */
+size_t bh__seg_blocks_for(const bh_heap *h, size_t nblocks, uintptr_t site);
 
 /* ---- shared between files */
 void bh__misuse(bh_heap *h, bh_misuse what, const void *ptr);

@@ -8,6 +8,13 @@
  * the bottom while long-lived objects accumulate at the top, so a collection leaves one large free
  * run in the middle instead of holes between long-lived objects.
  *
+ * Adaptive only: a moving realloc (no site) goes to the top if the object was above the
+ * wilderness (the top side), else first fit; and a request of SIZE_CLASS_MIN blocks or more from a
+ * site already learned gets its size class (bh__seg_blocks_for, called by alloc.c), so that the
+ * holes large objects leave are reusable when their sizes creep up (bm_pidigits: big integers
+ * grow a block every so often, and every hole a dead one left was one block too small for the
+ * next).
+ *
  * How a lifetime is predicted. BH_LONG_LIVED says so. Otherwise the site token indexes (by a
  * multiplicative hash) a table of BH_SEG_SITES saturating votes: positive means long-lived, negative
  * short-lived, 0 not learned yet (placed as short-lived: at the bottom, where first fit packs the
@@ -53,8 +60,10 @@ enum {
     FREE_EIGHTHS = 4, /* ... and never before FREE_EIGHTHS/8 of the free blocks the last collection
                          left (pool - survivors): at most about twice as many collections as
                          collecting only when full (MicroPython) would make ... */
-    STEADY_MAX = 2    /* ... plus one eighth per consecutive early collection that found the heap
+    STEADY_MAX = 2,   /* ... plus one eighth per consecutive early collection that found the heap
                          exactly as the one before left it (a steady state), up to STEADY_MAX */
+    SIZE_CLASS_MIN = 64,  /* adaptive: a learned site's objects of at least this many blocks ... */
+    SIZE_CLASS_SHIFT = 2  /* ... get a multiple of 2^(floor(log2 blocks) - SIZE_CLASS_SHIFT) */
 };
 #define SLOT_FREE UINT32_MAX
 #define NO_SITE ((size_t)-1)
@@ -118,8 +127,32 @@ static size_t seg_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t sit
         if (s->votes[idx] > 0) /* learned long-lived; a site not learned yet goes to the bottom */
             is_long = true;
     }
+    if (site == 0 && !is_long && h->pinned != NULL && kind_of(h) == SEG_ADAPTIVE) {
+        /* a moving realloc (no site): the object stays on the side it came from; above the
+         * wilderness is the top, where long-lived objects go */
+        size_t old = bh__head_of(h, h->pinned);
+        if (old != BH_NO_BLOCK && old >= s->wild_hi)
+            is_long = true;
+    }
     s->pending_long = is_long;
     return is_long ? bh__runs_highest_fit(h, nblocks) : bh__runs_lowest_fit(h, nblocks);
+}
+
+size_t bh__seg_blocks_for(const bh_heap *h, size_t nblocks, uintptr_t site)
+{
+    /* Size classes for large objects of a learned site (a site not learned yet may be a one-off
+     * whose rounding would be wasted for good): SIZE_CLASS_MIN blocks and more are rounded up to a
+     * multiple of 2^(floor(log2 n) - SIZE_CLASS_SHIFT), at most 1/4 more. A program whose large
+     * objects grow slowly (bm_pidigits' big integers, one block more every so often) otherwise
+     * leaves holes each just too small for the next one. */
+    if (nblocks < SIZE_CLASS_MIN || site == 0 || h->pol.seg.votes[site_index(site)] == 0)
+        return nblocks;
+    unsigned lg = 0;
+    while ((nblocks >> lg) > 1)
+        lg++;
+    size_t g = (size_t)1 << (lg - SIZE_CLASS_SHIFT);
+    size_t r = (nblocks + g - 1) & ~(g - 1);
+    return r > nblocks ? r : nblocks; /* (no wrap-around for any real request) */
 }
 
 static void take_sample(bh_heap *h, size_t block)

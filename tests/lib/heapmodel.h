@@ -153,6 +153,19 @@ static inline size_t hm_blocks_for(const hm *m, size_t bytes)
     return bytes / m->h.block_bytes + (bytes % m->h.block_bytes != 0);
 }
 
+/* adaptive's size class for a new object of a learned site: 64 blocks and more rounded up to a
+ * multiple of 2^(floor(log2 n) - 2) (src/place_segregated.c, bh__seg_blocks_for) */
+static inline size_t hm_size_class(size_t nblocks)
+{
+    if (nblocks < 64)
+        return nblocks;
+    unsigned lg = 0;
+    while ((nblocks >> lg) > 1)
+        lg++;
+    size_t g = (size_t)1 << (lg - 2);
+    return (nblocks + g - 1) / g * g;
+}
+
 static inline size_t hm_block_of(const hm *m, const void *p)
 {
     return (size_t)((const uint8_t *)p - m->h.pool) / m->h.block_bytes;
@@ -649,6 +662,7 @@ static void hm_op_alloc(hm *m)
     uint8_t *p;
     if (hm_draw(&m->src, 16) == 0) {
         flags = 0;
+        site = 0;
         p = bh_realloc(&m->h, NULL, bytes, true); /* documented as bh_alloc(h, nbytes, 0) */
     } else {
         p = bh_alloc_site(&m->h, bytes, flags, site);
@@ -662,6 +676,11 @@ static void hm_op_alloc(hm *m)
         HM_FAIL("op %zu: an allocation of %zu bytes larger than the pool succeeded", m->st.ops, bytes);
     hm_rebuild_owner(m); /* the state the allocation searched: after any collection it made */
     size_t nblocks = hm_blocks_for(m, bytes);
+    /* adaptive may give a large object of a site its size class (the site's learned state is the
+     * heap's: either size is right, nothing else) */
+    if (m->prm.policy == BH_POLICY_ADAPTIVE && site != 0 && hm_size_class(nblocks) != nblocks &&
+        bh_size(&m->h, p) == hm_size_class(nblocks) * m->h.block_bytes)
+        nblocks = hm_size_class(nblocks);
     size_t block = hm_block_of(m, p);
     if (p < m->h.pool || (size_t)(p - m->h.pool) % m->h.block_bytes != 0 || block + nblocks > m->h.pool_blocks)
         HM_FAIL("op %zu: allocation returned %p, not a block of the pool", m->st.ops, (void *)p);
