@@ -51,8 +51,8 @@ static void *alloc_blocks(bh_heap *h, size_t nbytes, size_t nblocks, unsigned fl
     /* adaptive may give a large object more blocks than it asked for (size classes, so that the
      * hole a dead one leaves fits the next one); if no run fits that, the request as asked */
     size_t exact = nblocks;
-    if (h->cfg.policy == BH_POLICY_ADAPTIVE)
-        nblocks = bh__seg_blocks_for(h, nblocks, site);
+    if (h->place->size_class != NULL)
+        nblocks = h->place->size_class(h, nblocks, site);
     size_t block;
     for (;;) {
         block = nblocks <= h->pool_blocks ? h->place->find(h, nblocks, flags, site) : BH_NO_BLOCK;

@@ -90,6 +90,9 @@ struct bh_placement {
      * search again (the early-collection trigger). */
     bool (*collect_first)(bh_heap *h, size_t block, size_t nblocks);
     bool indexed; /* keeps the free-run tree (runtree.c): bh_largest_free reads it in O(1) */
+    /* Optional (NULL: the request's own). The blocks to give a request of nblocks from site, at
+     * least nblocks: a size class. The allocation falls back to nblocks if no run fits it. */
+    size_t (*size_class)(const bh_heap *h, size_t nblocks, uintptr_t site);
 };
 
 const struct bh_placement *bh__placement(bh_policy policy);
@@ -120,9 +123,6 @@ extern const struct bh_placement bh__placement_bestfit;      /* place_bestfit.c 
 extern const struct bh_placement bh__placement_lifetime;     /* place_segregated.c */
 extern const struct bh_placement bh__placement_firstfit_gc;  /* place_segregated.c */
 extern const struct bh_placement bh__placement_adaptive;     /* place_segregated.c */
-/* adaptive: the blocks to give a request of nblocks from site (>= nblocks, rounded up for a large
- * object of a learned site); other policies give nblocks */
-size_t bh__seg_blocks_for(const bh_heap *h, size_t nblocks, uintptr_t site);
 
 /* ---- shared between files */
 void bh__misuse(bh_heap *h, bh_misuse what, const void *ptr);

@@ -141,7 +141,7 @@ bool bh__cursor_holds(const bh_heap *h)
 
 static const struct bh_placement placement_micropython = {
     "micropython", bh__cursor_reset, mp_find, mp_allocated, bh__ignore_growth, bh__cursor_lower,
-    bh__cursor_reset, bh__cursor_holds, NULL, false,
+    bh__cursor_reset, bh__cursor_holds, NULL, false, NULL,
 };
 
 const struct bh_placement *bh__placement(bh_policy policy)

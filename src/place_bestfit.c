@@ -92,5 +92,5 @@ static void bf_allocated(bh_heap *h, size_t block, size_t nblocks)
 
 const struct bh_placement bh__placement_bestfit = {
     "bestfit", bf_reset, bf_find, bf_allocated, bh__ignore_growth, bh__cursor_lower, bh__cursor_reset,
-    bh__cursor_holds, NULL, false,
+    bh__cursor_holds, NULL, false, NULL,
 };

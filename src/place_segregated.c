@@ -10,7 +10,7 @@
  *
  * Adaptive only: a moving realloc (no site) goes to the top if the object was above the
  * wilderness (the top side), else first fit; and a request of SIZE_CLASS_MIN blocks or more from a
- * site already learned gets its size class (bh__seg_blocks_for, called by alloc.c), so that the
+ * site already learned gets its size class (seg_size_class), so that the
  * holes large objects leave are reusable when their sizes creep up (bm_pidigits: big integers
  * grow a block every so often, and every hole a dead one left was one block too small for the
  * next).
@@ -138,7 +138,7 @@ static size_t seg_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t sit
     return is_long ? bh__runs_highest_fit(h, nblocks) : bh__runs_lowest_fit(h, nblocks);
 }
 
-size_t bh__seg_blocks_for(const bh_heap *h, size_t nblocks, uintptr_t site)
+static size_t seg_size_class(const bh_heap *h, size_t nblocks, uintptr_t site)
 {
     /* Size classes for large objects of a learned site (a site not learned yet may be a one-off
      * whose rounding would be wasted for good): SIZE_CLASS_MIN blocks and more are rounded up to a
@@ -342,13 +342,14 @@ static bool seg_check(const bh_heap *h)
 }
 
 const struct bh_placement bh__placement_lifetime = {
-    "lifetime", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check, NULL, true,
+    "lifetime", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check,
+    NULL, true, NULL,
 };
 const struct bh_placement bh__placement_firstfit_gc = {
     "firstfit_gc", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check,
-    seg_collect_first, true,
+    seg_collect_first, true, NULL,
 };
 const struct bh_placement bh__placement_adaptive = {
     "adaptive", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check,
-    seg_collect_first, true,
+    seg_collect_first, true, seg_size_class,
 };

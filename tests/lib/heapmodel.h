@@ -154,7 +154,7 @@ static inline size_t hm_blocks_for(const hm *m, size_t bytes)
 }
 
 /* adaptive's size class for a new object of a learned site: 64 blocks and more rounded up to a
- * multiple of 2^(floor(log2 n) - 2) (src/place_segregated.c, bh__seg_blocks_for) */
+ * multiple of 2^(floor(log2 n) - 2) (src/place_segregated.c, seg_size_class) */
 static inline size_t hm_size_class(size_t nblocks)
 {
     if (nblocks < 64)
