@@ -169,8 +169,8 @@ typedef enum bh_policy {
      * allocated, and only while new sites appear). Each early collection costs a full collection;
      * the marking work per allocated block stays bounded (survivors / 8 blocks between them).
      * Two placement rules of its own: a request of 64 blocks or more from a site already learned
-     * (either way) gets its size class, a multiple of 2^(floor(log2 blocks) - 2) blocks (at most
-     * 1/4 more; bh_size says so; the exact size if no free run fits the class), so that the hole
+     * (either way) gets its size class, the smallest multiple of g = 2^(floor(log2 blocks) - 2)
+     * blocks or multiple of g plus one block that holds it (at most 1/4 more; bh_size says so; the exact size if no free run fits the class), so that the hole
      * a dead large object leaves fits the next one of its class even when the sizes creep up;
      * and a moving bh_realloc keeps the object on its side: from above the wilderness to the top
      * end of the highest run that fits. Costs otherwise as BH_POLICY_LIFETIME. */

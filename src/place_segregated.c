@@ -63,7 +63,8 @@ enum {
     STEADY_MAX = 2,   /* ... plus one eighth per consecutive early collection that found the heap
                          exactly as the one before left it (a steady state), up to STEADY_MAX */
     SIZE_CLASS_MIN = 64,  /* adaptive: a learned site's objects of at least this many blocks ... */
-    SIZE_CLASS_SHIFT = 2  /* ... get a multiple of 2^(floor(log2 blocks) - SIZE_CLASS_SHIFT) */
+    SIZE_CLASS_SHIFT = 2  /* ... get a multiple of g = 2^(floor(log2 blocks) - SIZE_CLASS_SHIFT),
+                             or such a multiple + 1, whichever is smaller */
 };
 #define SLOT_FREE UINT32_MAX
 #define NO_SITE ((size_t)-1)
@@ -142,7 +143,8 @@ static size_t seg_size_class(const bh_heap *h, size_t nblocks, uintptr_t site)
 {
     /* Size classes for large objects of a learned site (a site not learned yet may be a one-off
      * whose rounding would be wasted for good): SIZE_CLASS_MIN blocks and more are rounded up to a
-     * multiple of 2^(floor(log2 n) - SIZE_CLASS_SHIFT), at most 1/4 more. A program whose large
+     * multiple of g = 2^(floor(log2 n) - SIZE_CLASS_SHIFT), or a multiple of g plus one block,
+     * whichever is smaller, at most 1/4 more. A program whose large
      * objects grow slowly (bm_pidigits' big integers, one block more every so often) otherwise
      * leaves holes each just too small for the next one. */
     if (nblocks < SIZE_CLASS_MIN || site == 0 || h->pol.seg.votes[site_index(site)] == 0)
@@ -151,7 +153,12 @@ static size_t seg_size_class(const bh_heap *h, size_t nblocks, uintptr_t site)
     while ((nblocks >> lg) > 1)
         lg++;
     size_t g = (size_t)1 << (lg - SIZE_CLASS_SHIFT);
-    size_t r = (nblocks + g - 1) & ~(g - 1);
+    /* the classes are the multiples of g and the multiples of g plus one block: a power-of-two
+     * buffer and one more block (a 1024-byte bytes object and its NUL: 65 blocks) gets 65 blocks,
+     * not 80 (app_dashboard 1.122 -> 1.094) */
+    size_t r = (nblocks + g - 1) & ~(g - 1), r1 = ((nblocks - 1 + g - 1) & ~(g - 1)) + 1;
+    if (r1 < r)
+        r = r1;
     return r > nblocks ? r : nblocks; /* (no wrap-around for any real request) */
 }
 
