@@ -13,7 +13,8 @@
 # the policy's collections at 1.25x the lower bound (F if it fails there).
 # Printed: one row per trace; per policy the geometric mean and the worst of min heap / lower bound
 # (and of all-pass-from / lower bound), and how many traces need more heap than with micropython.
-# Takes about 15 minutes on 2 CPUs (most of it bestfit, which scans the whole table per allocation).
+# Takes about 12 minutes on 2 CPUs (most of it micropython and bestfit, which scan the allocation
+# table per allocation; the other policies search the free-run tree).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${BH_BIN:-$here/build/place/blockheap}"

@@ -144,9 +144,9 @@ static size_t seg_size_class(const bh_heap *h, size_t nblocks, uintptr_t site)
     /* Size classes for large objects of a learned site (a site not learned yet may be a one-off
      * whose rounding would be wasted for good): SIZE_CLASS_MIN blocks and more are rounded up to a
      * multiple of g = 2^(floor(log2 n) - SIZE_CLASS_SHIFT), or a multiple of g plus one block,
-     * whichever is smaller, at most 1/4 more. A program whose large
-     * objects grow slowly (bm_pidigits' big integers, one block more every so often) otherwise
-     * leaves holes each just too small for the next one. */
+     * whichever is smaller, at most 1/4 more. A program whose large objects grow slowly
+     * (bm_pidigits' big integers, one block more every so often) otherwise leaves holes each just
+     * too small for the next one. */
     if (nblocks < SIZE_CLASS_MIN || site == 0 || h->pol.seg.votes[site_index(site)] == 0)
         return nblocks;
     unsigned lg = 0;
@@ -154,11 +154,11 @@ static size_t seg_size_class(const bh_heap *h, size_t nblocks, uintptr_t site)
         lg++;
     size_t g = (size_t)1 << (lg - SIZE_CLASS_SHIFT);
     /* the classes are the multiples of g and the multiples of g plus one block: a power-of-two
-     * buffer and one more block (a 1024-byte bytes object and its NUL: 65 blocks) gets 65 blocks,
+     * buffer and one more block (a 1024-byte bytes object and its NUL: 65 blocks) keeps 65 blocks,
      * not 80 (app_dashboard 1.122 -> 1.094) */
-    size_t r = (nblocks + g - 1) & ~(g - 1), r1 = ((nblocks - 1 + g - 1) & ~(g - 1)) + 1;
-    if (r1 < r)
-        r = r1;
+    if (((nblocks - 1) & (g - 1)) == 0)
+        return nblocks;
+    size_t r = (nblocks + g - 1) & ~(g - 1);
     return r > nblocks ? r : nblocks; /* (no wrap-around for any real request) */
 }
 

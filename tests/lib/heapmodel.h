@@ -154,7 +154,8 @@ static inline size_t hm_blocks_for(const hm *m, size_t bytes)
 }
 
 /* adaptive's size class for a new object of a learned site: 64 blocks and more rounded up to a
- * multiple of 2^(floor(log2 n) - 2) (src/place_segregated.c, seg_size_class) */
+ * multiple of g = 2^(floor(log2 n) - 2), except one block more than such a multiple, which stays
+ * (src/place_segregated.c, seg_size_class) */
 static inline size_t hm_size_class(size_t nblocks)
 {
     if (nblocks < 64)
@@ -163,7 +164,7 @@ static inline size_t hm_size_class(size_t nblocks)
     while ((nblocks >> lg) > 1)
         lg++;
     size_t g = (size_t)1 << (lg - 2);
-    return (nblocks + g - 1) / g * g;
+    return (nblocks - 1) % g == 0 ? nblocks : (nblocks + g - 1) / g * g;
 }
 
 static inline size_t hm_block_of(const hm *m, const void *p)
