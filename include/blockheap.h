@@ -96,6 +96,14 @@
  *                         misuse: as in MicroPython it is ignored and the object is left to the
  *                         next collection.
  * bh_free(NULL) and bh_size(NULL) are no-ops, not misuse.
+ * Writing into a freed object (a use after free) is the host's memory error, not a call the heap
+ * can refuse. With `micropython` and `bestfit` it changes nothing but the freed bytes. With
+ * lifetime, firstfit_gc and adaptive it can corrupt the free-run tree those keep in free blocks;
+ * then, by design: bh_check returns false; no access of the tree leaves the pool, and no write of
+ * it lands anywhere but in a free block; an allocation never returns blocks the allocation table
+ * says are in use (it verifies the run it claims, O(k), and on a mismatch rebuilds the tree from
+ * the table, O(n), and searches again); and placement may be wrong, or an allocation fail that
+ * would have found room, until that rebuild or the next collection (whose sweep rebuilds the tree).
  */
 #ifndef BLOCKHEAP_H
 #define BLOCKHEAP_H

@@ -54,6 +54,7 @@ static void *alloc_blocks(bh_heap *h, size_t nbytes, size_t nblocks, unsigned fl
     if (h->place->size_class != NULL)
         nblocks = h->place->size_class(h, nblocks, site);
     size_t block;
+    bool repaired = false;
     for (;;) {
         block = nblocks <= h->pool_blocks ? h->place->find(h, nblocks, flags, site) : BH_NO_BLOCK;
         if (block != BH_NO_BLOCK) {
@@ -64,7 +65,15 @@ static void *alloc_blocks(bh_heap *h, size_t nbytes, size_t nblocks, unsigned fl
                 collected = true;
                 continue;
             }
-            break;
+            /* never claim what the table says is in use, whatever a corrupted free-run tree says:
+             * bh__runs_verified rebuilds it from the table, and the search runs again (once) */
+            if (!h->place->indexed || bh__runs_verified(h, block, nblocks))
+                break;
+            if (!repaired) {
+                repaired = true;
+                continue;
+            }
+            block = BH_NO_BLOCK; /* a tree rebuilt from the table cannot get here */
         }
         if (nblocks != exact && (!may_collect || collected)) {
             nblocks = exact;

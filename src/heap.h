@@ -118,6 +118,9 @@ size_t bh__runs_largest(const bh_heap *h);                   /* blocks of the lo
 void bh__runs_take(bh_heap *h, size_t block, size_t nblocks); /* free blocks became used */
 void bh__runs_give(bh_heap *h, size_t block, size_t nblocks); /* used blocks became free */
 bool bh__runs_check(const bh_heap *h);
+/* True if blocks [block, block+nblocks) are free by the table; else rebuilds the tree (a host wrote
+ * into a freed block) and returns false. O(k), or O(n) when it rebuilds. */
+bool bh__runs_verified(bh_heap *h, size_t block, size_t nblocks);
 
 extern const struct bh_placement bh__placement_bestfit;      /* place_bestfit.c */
 extern const struct bh_placement bh__placement_lifetime;     /* place_segregated.c */

@@ -16,7 +16,7 @@
  * 32-bit whatever the host, so one 16-byte block holds a node: the indexed policies need blocks of
  * at least 16 bytes and fewer than 2^26 blocks (1 GiB of 16-byte blocks): RUN_TREE_MAX_BLOCKS.
  *
- * The subtree maxima make both searches of the segregating policies O(log n): the lowest run that
+ * The subtree maxima make both searches of the segregating policies O(log r): the lowest run that
  * fits (go left while the left subtree has a long enough run), which is exactly first fit, and the
  * highest. Updates walk one root-to-node path, recorded in a fixed array: an AVL tree of at most
  * 2^25 runs is at most 1.44 log2(2^25 + 2) < 37 high (RUN_TREE_MAX_HEIGHT is 40), so nothing here
@@ -31,7 +31,9 @@
  * The allocation table stays the single source of truth: check() verifies that the tree's nodes are
  * exactly the table's maximal free runs, in order, with correct lengths, maxima and heights, and
  * balanced. A host that writes into a freed object can corrupt the tree (as with any allocator that
- * keeps its free lists in free memory); check() detects that. */
+ * keeps its free lists in free memory); check() detects that, no access leaves the pool and no
+ * write lands in an object whatever the words say, and the allocation never claims a run the
+ * table does not say is free: it rebuilds the tree from the table instead (bh__runs_verified). */
 #include "heap.h"
 
 enum { F_LEFT = 0, F_RIGHT = 1, F_LEN = 2, F_AUX = 3 };
@@ -41,8 +43,15 @@ enum { F_LEFT = 0, F_RIGHT = 1, F_LEN = 2, F_AUX = 3 };
 
 /* ---- node words */
 
+/* Every access is checked, so that a tree a host corrupted (by writing into a freed object) can
+ * misplace but never read outside the pool nor write anywhere but into a free block: a node
+ * outside the pool reads as an empty leaf, and a write to a block the table does not say is free
+ * is dropped. (A consistent tree only ever writes to free blocks: a run's first block, before it
+ * is claimed or after it is freed. The allocation verifies what the tree found.) */
 static uint32_t word(const bh_heap *h, uint32_t node, unsigned field)
 {
+    if (node >= h->pool_blocks)
+        return field <= F_RIGHT ? NIL : 0u;
     uint32_t v;
     bh__load_store(&v, h->pool + ((size_t)node << h->block_shift) + 4u * field, sizeof v);
     return v;
@@ -50,7 +59,8 @@ static uint32_t word(const bh_heap *h, uint32_t node, unsigned field)
 
 static void set_word(bh_heap *h, uint32_t node, unsigned field, uint32_t v)
 {
-    bh__load_store(h->pool + ((size_t)node << h->block_shift) + 4u * field, &v, sizeof v);
+    if (node < h->pool_blocks && bh__kind(h, node) == BH_AT_FREE)
+        bh__load_store(h->pool + ((size_t)node << h->block_shift) + 4u * field, &v, sizeof v);
 }
 
 static uint32_t aux_of(const bh_heap *h, uint32_t node)
@@ -128,8 +138,10 @@ typedef struct tree_path {
 
 static void push(tree_path *p, uint32_t node, unsigned side)
 {
+    if (p->depth >= RUN_TREE_MAX_HEIGHT)
+        return; /* only a corrupted tree is this deep: its updates may go wrong, but stay in bounds */
     p->node[p->depth] = node;
-    p->side[p->depth] = (uint8_t)side;
+    p->side[p->depth] = (uint8_t)(side & 1u);
     p->depth++;
 }
 
@@ -193,6 +205,10 @@ static void delete_run(bh_heap *h, uint32_t key)
     /* Two children: the next run up (the leftmost of the right subtree) leaves its place, to its
      * right child, and takes key's. */
     unsigned at = p.depth;
+    if (at >= RUN_TREE_MAX_HEIGHT) { /* key not found within the height bound: a corrupted tree */
+        bh__runs_rebuild(h);
+        return;
+    }
     push(&p, key, F_RIGHT);
     uint32_t next = right;
     while (word(h, next, F_LEFT) != NIL && p.depth < RUN_TREE_MAX_HEIGHT) {
@@ -246,6 +262,19 @@ static uint32_t run_at_or_below(const bh_heap *h, uint32_t block)
 
 /* ---- what the policies call */
 
+bool bh__runs_verified(bh_heap *h, size_t block, size_t nblocks)
+{
+    if (block + nblocks <= h->pool_blocks) {
+        size_t b = block;
+        while (b < block + nblocks && bh__kind(h, b) == BH_AT_FREE)
+            b++;
+        if (b == block + nblocks)
+            return true;
+    }
+    bh__runs_rebuild(h); /* the tree named blocks in use: a host wrote into a freed object */
+    return false;
+}
+
 /* Of the runs of at least nblocks, the one nearest the `end` of the heap: F_LEFT the lowest, F_RIGHT
  * the highest. Descends toward that end while the subtree there has a run long enough. */
 static uint32_t nearest_fit(const bh_heap *h, size_t nblocks, unsigned end)
@@ -289,6 +318,10 @@ void bh__runs_take(bh_heap *h, size_t block, size_t nblocks)
     uint32_t run = run_starts_here ? (uint32_t)block : run_at_or_below(h, (uint32_t)block);
     uint32_t end = run + word(h, run, F_LEN);
     uint32_t b = (uint32_t)block, e = (uint32_t)(block + nblocks);
+    if (run == NIL || end < e) { /* not the run the table says: a corrupted tree */
+        bh__runs_rebuild(h);
+        return;
+    }
     if (b == run) {
         if (e == end)
             delete_run(h, run);
@@ -317,7 +350,12 @@ void bh__runs_give(bh_heap *h, size_t block, size_t nblocks)
     }
     if (free_below) {
         uint32_t below = run_at_or_below(h, b - 1);
-        set_len(h, below, word(h, below, F_LEN) + n);
+        uint32_t below_len = word(h, below, F_LEN);
+        if (below == NIL || below + below_len != b) { /* a corrupted tree */
+            bh__runs_rebuild(h);
+            return;
+        }
+        set_len(h, below, below_len + n);
         return;
     }
     insert_run(h, b, n);
