@@ -134,8 +134,8 @@ typedef enum bh_policy {
      * from the lowest free block the search saw. State: 1 word. */
     BH_POLICY_BESTFIT,
     /* Lifetime segregation (src/place_segregated.c). Objects predicted to live long go to the top
-     * end of the highest free run that fits (searched down from a top cursor, above which no block
-     * is free); all others go first fit from the bottom, exactly as `micropython` places them. So
+     * end of the highest free run that fits; all others go first fit from the bottom, exactly
+     * where `micropython` would place them (both found in the free-run tree, below). So
      * temporaries fill and empty the bottom while long-lived objects pile up at the top, and a
      * collection leaves one large free run in between rather than holes among long-lived objects.
      * Predicted long-lived: the BH_LONG_LIVED flag, or a site token (bh_alloc_site; 0: none)
