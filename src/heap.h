@@ -72,6 +72,35 @@ static inline size_t bh__blocks_for(const bh_heap *h, size_t nbytes)
     return (nbytes >> h->block_shift) + ((nbytes & (h->block_bytes - 1)) != 0);
 }
 
+/* Index of the lowest / highest set bit of x (x != 0). */
+static inline unsigned bh__lowest_bit(uint32_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctz(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1u)) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+static inline unsigned bh__highest_bit(uint32_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return 31u - (unsigned)__builtin_clz(x);
+#else
+    unsigned n = 31;
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        n--;
+    }
+    return n;
+#endif
+}
+
 /* ---- placement: one table of functions per policy (src/place.c). The allocation table is the
  * single source of truth; a policy's state only speeds up or steers the search, and `check`
  * verifies it against the table. */
@@ -97,15 +126,12 @@ struct bh_placement {
 
 const struct bh_placement *bh__placement(bh_policy policy);
 
-/* The lowest-free cursor (h->cursor: an ATB byte below which no block is free), shared by the
- * policies that search upwards (place.c). */
-size_t bh__first_fit_up(const bh_heap *h, size_t nblocks); /* MicroPython's search, from the cursor */
+/* The lowest-free cursor (h->cursor: an ATB byte below which no block is free) of micropython and
+ * bestfit (place.c). */
 void bh__cursor_lower(bh_heap *h, size_t block, size_t nblocks); /* blocks became free */
 void bh__cursor_reset(bh_heap *h);                             /* the pool is all free, or swept */
 bool bh__cursor_holds(const bh_heap *h);                       /* no free block below it */
 void bh__ignore_growth(bh_heap *h, size_t block, size_t nblocks);
-/* Four ATB bytes (16 blocks) of which none is free. */
-bool bh__atb_word_all_in_use(const uint8_t *atb4);
 /* The free-run tree (runtree.c) of the policies lifetime, firstfit_gc and adaptive: an AVL tree
  * of the maximal free runs, by address, kept in their first blocks. */
 #define RUN_TREE_MAX_BLOCKS ((UINT32_C(1) << 26) - 1) /* pool blocks it can index (26-bit lengths) */

@@ -20,45 +20,11 @@ static uint32_t used_mask16(const uint8_t *atb4)
 
 #define BH_ALL_USED16 0x55555555u
 
-bool bh__atb_word_all_in_use(const uint8_t *atb4)
-{
-    return used_mask16(atb4) == BH_ALL_USED16;
-}
-
-/* Index of the lowest / highest set bit of x (x != 0). */
-static unsigned lowest_bit(uint32_t x)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_ctz(x);
-#else
-    unsigned n = 0;
-    while (!(x & 1u)) {
-        x >>= 1;
-        n++;
-    }
-    return n;
-#endif
-}
-
-static unsigned highest_bit(uint32_t x)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return 31u - (unsigned)__builtin_clz(x);
-#else
-    unsigned n = 31;
-    while (!(x & 0x80000000u)) {
-        x <<= 1;
-        n--;
-    }
-    return n;
-#endif
-}
-
 /* The first run of nblocks free blocks at or after the cursor (MicroPython's search). Sixteen
  * blocks at a time: a group with none free ends any run; for a request longer than a group, only the
  * free blocks at a group's low end (continuing a run) and at its high end (starting one) matter. The
  * rest, block by block within an ATB byte, four at a time where a byte is all free. */
-size_t bh__first_fit_up(const bh_heap *h, size_t nblocks)
+static size_t first_fit_up(const bh_heap *h, size_t nblocks)
 {
     size_t run = 0;
     const uint8_t *atb = h->atb;
@@ -71,10 +37,10 @@ size_t bh__first_fit_up(const bh_heap *h, size_t nblocks)
                 continue;
             }
             if (nblocks > 16) {
-                size_t lead = used ? lowest_bit(used) / 2 : 16;
+                size_t lead = used ? bh__lowest_bit(used) / 2 : 16;
                 if (run + lead >= nblocks)
                     return i * BH_BLOCKS_PER_ATB - run;
-                run = used ? 15 - highest_bit(used) / 2 : run + 16;
+                run = used ? 15 - bh__highest_bit(used) / 2 : run + 16;
                 i += 4;
                 continue;
             }
@@ -101,7 +67,7 @@ static size_t mp_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site
 {
     (void)flags;
     (void)site;
-    return bh__first_fit_up(h, nblocks);
+    return first_fit_up(h, nblocks);
 }
 
 static void mp_allocated(bh_heap *h, size_t block, size_t nblocks)

@@ -147,19 +147,16 @@ static size_t seg_size_class(const bh_heap *h, size_t nblocks, uintptr_t site)
      * whichever is smaller, at most 1/4 more. A program whose large objects grow slowly
      * (bm_pidigits' big integers, one block more every so often) otherwise leaves holes each just
      * too small for the next one. */
-    if (nblocks < SIZE_CLASS_MIN || site == 0 || h->pol.seg.votes[site_index(site)] == 0)
-        return nblocks;
-    unsigned lg = 0;
-    while ((nblocks >> lg) > 1)
-        lg++;
-    size_t g = (size_t)1 << (lg - SIZE_CLASS_SHIFT);
+    if (nblocks < SIZE_CLASS_MIN || nblocks > RUN_TREE_MAX_BLOCKS || site == 0 ||
+        h->pol.seg.votes[site_index(site)] == 0)
+        return nblocks; /* (more than the tree's limit never fits: left as asked) */
+    size_t g = (size_t)1 << (bh__highest_bit((uint32_t)nblocks) - SIZE_CLASS_SHIFT);
     /* the classes are the multiples of g and the multiples of g plus one block: a power-of-two
      * buffer and one more block (a 1024-byte bytes object and its NUL: 65 blocks) keeps 65 blocks,
      * not 80 (app_dashboard 1.122 -> 1.094) */
     if (((nblocks - 1) & (g - 1)) == 0)
         return nblocks;
-    size_t r = (nblocks + g - 1) & ~(g - 1);
-    return r > nblocks ? r : nblocks; /* (no wrap-around for any real request) */
+    return (nblocks + g - 1) & ~(g - 1);
 }
 
 static void take_sample(bh_heap *h, size_t block)
