@@ -162,12 +162,13 @@ static void fix_path(bh_heap *h, const tree_path *p, uint32_t sub)
     h->pol.seg.run_root = sub;
 }
 
-/* The path from the root to the node `key` (excluded); key must be a node. */
+/* The path from the root to the node `key` (excluded), or to where key would hang if it is not a
+ * node. */
 static void path_to(const bh_heap *h, uint32_t key, tree_path *p)
 {
     p->depth = 0;
     p->relink_from = RUN_TREE_MAX_HEIGHT;
-    for (uint32_t x = h->pol.seg.run_root; x != key && p->depth < RUN_TREE_MAX_HEIGHT;) {
+    for (uint32_t x = h->pol.seg.run_root; x != key && x != NIL && p->depth < RUN_TREE_MAX_HEIGHT;) {
         unsigned side = key > x ? F_RIGHT : F_LEFT;
         push(p, x, side);
         x = word(h, x, side);
@@ -178,12 +179,8 @@ static void path_to(const bh_heap *h, uint32_t key, tree_path *p)
 
 static void insert_run(bh_heap *h, uint32_t key, uint32_t len)
 {
-    tree_path p = {.depth = 0, .relink_from = RUN_TREE_MAX_HEIGHT};
-    for (uint32_t x = h->pol.seg.run_root; x != NIL && p.depth < RUN_TREE_MAX_HEIGHT;) {
-        unsigned side = key > x ? F_RIGHT : F_LEFT;
-        push(&p, x, side);
-        x = word(h, x, side);
-    }
+    tree_path p;
+    path_to(h, key, &p);
     set_word(h, key, F_LEFT, NIL);
     set_word(h, key, F_RIGHT, NIL);
     set_word(h, key, F_LEN, len);
