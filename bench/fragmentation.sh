@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fragmentation benchmark: every shared trace x every placement policy, all in one run.
 #
-#   bench/fragmentation.sh [--policies p1,p2,...|all] [--traces t1,t2,...] [--bin PATH] [--jobs N]
+#   bench/fragmentation.sh [--policies p1,p2,...|all] [--traces t1,t2,...] [--oracle AGE]
+#                          [--bin PATH] [--jobs N]
 #
 # Per trace, `blockheap margin TRACE --policy all --json` (the library itself, MicroPython's arena
 # layout, 16-byte blocks and finalisers as recorded, host semantics `micropython`) gives for every
@@ -13,7 +14,10 @@
 # the policy's collections at 1.25x the lower bound (F if it fails there).
 # Printed: one row per trace; per policy the geometric mean and the worst of min heap / lower bound
 # (and of all-pass-from / lower bound), and how many traces need more heap than with micropython.
-# Takes about 12 minutes on 2 CPUs (most of it micropython and bestfit, which scan the allocation
+# The last column, hints@AGE, is not a policy but a bound: adaptive given BH_LONG_LIVED from the
+# trace's future for every object that lives AGE allocations or more (`--oracle-hints AGE`; default
+# 500, 0 leaves it out): what the lifetime prediction would give if it were perfect.
+# Takes about 8 minutes on 2 CPUs (most of it micropython and bestfit, which scan the allocation
 # table per allocation; the other policies search the free-run tree).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,22 +26,29 @@ SHARED="${BH_SHARED:-$here/../shared}"
 POLICIES="all"
 TRACES=""
 JOBS="${BH_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+ORACLE=500
 while [ $# -gt 0 ]; do
     case "$1" in
     --policies) POLICIES="$2"; shift 2 ;;
     --traces) TRACES="$2"; shift 2 ;;
     --bin) BIN="$2"; shift 2 ;;
     --jobs) JOBS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --oracle) ORACLE="$2"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "fragmentation.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
 [ -x "$BIN" ] || { echo "fragmentation.sh: no binary at $BIN (build the target blockheap_cli)" >&2; exit 2; }
 
-exec python3 - "$BIN" "$SHARED" "$POLICIES" "$TRACES" "$JOBS" <<'PY'
+exec python3 - "$BIN" "$SHARED" "$POLICIES" "$TRACES" "$JOBS" "$ORACLE" <<'PY'
 import concurrent.futures as cf, json, math, os, subprocess, sys, time
 
 BIN, SHARED, POLICIES, TRACES, JOBS = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+ORACLE = int(sys.argv[6])
+HINTS = f'hints@{ORACLE}'  # the bound's column: adaptive with --oracle-hints ORACLE
+
+def policy_args(p):
+    return ['adaptive', '--oracle-hints', str(ORACLE)] if p == HINTS else [p]
 B = 16  # the traces' block size (16-byte blocks, finalisers on: MicroPython's layout formula)
 
 def atb_bytes_for(total):
@@ -60,18 +71,23 @@ def arena_for(pool):
 def trace_path(t):
     return f'{SHARED}/traces/{t}.trace.gz'
 
-def margin(trace):
+def margin(trace, policy=None):
     args = [BIN, 'margin', trace_path(trace), '--json', '--jobs', str(JOBS), '--policy']
-    out = subprocess.run(args + ([POLICIES] if POLICIES == 'all' or ',' not in POLICIES else ['all']),
-                         capture_output=True, text=True)
+    if policy:
+        args += policy_args(policy)
+    else:
+        args += [POLICIES] if POLICIES == 'all' or ',' not in POLICIES else ['all']
+    out = subprocess.run(args, capture_output=True, text=True)
     try:
         d = json.loads(out.stdout)
     except ValueError:
         sys.exit(f'margin failed on {trace}: {out.stderr.strip()[:500]}')
+    if policy:
+        return d['policies'][0]
     return {p['policy']: p for p in d['policies']}
 
 def replay(trace, policy, heap):
-    out = subprocess.run([BIN, 'replay', trace_path(trace), '--heap', str(heap), '--policy', policy, '--json'],
+    out = subprocess.run([BIN, 'replay', trace_path(trace), '--heap', str(heap), '--json', '--policy'] + policy_args(policy),
                          capture_output=True, text=True)
     try:
         d = json.loads(out.stdout)
@@ -87,6 +103,8 @@ for t in traces:
     m = margin(t)
     if POLICIES != 'all':
         m = {p: m[p] for p in POLICIES.split(',')}
+    if ORACLE > 0:
+        m[HINTS] = margin(t, HINTS)
     res[t] = m
     print(f'# {t}: margin done ({time.time() - t0:.0f} s)', file=sys.stderr)
 policies = list(res[traces[0]].keys())

@@ -41,7 +41,7 @@ static const char margin_help[] =
     "heap_pool_blocks, heap_passes, margin_bytes, safe_from_bytes, peak_growth_blocks,\n"
     "peak_growth_bytes, heap_sampled]}\n";
 
-static void print_json(const bh_trace *t, const bh_margin *m, size_t n)
+static void print_json(const bh_trace *t, const bh_margin *m, size_t n, uint32_t oracle_age)
 {
     bh_json j;
     bh_json_init(&j, stdout);
@@ -49,6 +49,8 @@ static void print_json(const bh_trace *t, const bh_margin *m, size_t n)
     bh_json_kv_string(&j, "trace", t->name);
     bh_json_kv_u64(&j, "events", t->nevents);
     bh_json_kv_u64(&j, "peak_live_bytes", n ? m[0].peak_live_bytes : 0);
+    if (oracle_age)
+        bh_json_kv_u64(&j, "oracle_hints_age", oracle_age);
     bh_json_key(&j, "policies");
     bh_json_begin_array(&j);
     for (size_t i = 0; i < n; i++) {
@@ -96,7 +98,7 @@ static void print_json(const bh_trace *t, const bh_margin *m, size_t n)
     bh_json_end_object(&j);
 }
 
-static void print_text(const bh_trace *t, const bh_margin *m, size_t n)
+static void print_text(const bh_trace *t, const bh_margin *m, size_t n, uint32_t oracle_age)
 {
     char b1[32];
     if (n == 0)
@@ -106,7 +108,11 @@ static void print_text(const bh_trace *t, const bh_margin *m, size_t n)
            (unsigned long long)m[0].peak_live_bytes);
     for (size_t i = 0; i < n; i++) {
         const bh_margin *r = &m[i];
-        printf("\npolicy         %s\n", bh_policy_to_name(r->policy));
+        printf("\npolicy         %s", bh_policy_to_name(r->policy));
+        if (oracle_age)
+            printf(", with oracle hints: BH_LONG_LIVED on every object that lives %u allocations or more",
+                   (unsigned)oracle_age);
+        printf("\n");
         printf("lower bound    %zu bytes (%s): the pool that holds the peak live blocks\n", r->lower_bound_bytes,
                bh_fmt_bytes(b1, sizeof b1, r->lower_bound_bytes));
         if (!r->completes) {
@@ -210,9 +216,9 @@ int bh_cmd_margin(int argc, char **argv)
         }
     }
     if (json)
-        print_json(&t, results, npol);
+        print_json(&t, results, npol, o.oracle_age);
     else
-        print_text(&t, results, npol);
+        print_text(&t, results, npol, o.oracle_age);
 out:
     free(results);
     bh_replay_cli_free(&o);

@@ -80,6 +80,8 @@ static void print_result_json(const bh_trace *t, const bh_replay_config *cfg, co
     bh_json_kv_u64(&j, "block_bytes", r->block_bytes);
     bh_json_kv_string(&j, "policy", bh_policy_to_name(cfg->policy));
     bh_json_kv_u64(&j, "threshold_blocks", cfg->threshold_blocks);
+    if (cfg->oracle_long)
+        bh_json_kv_u64(&j, "oracle_hints_age", cfg->oracle_age);
     bh_json_kv_u64(&j, "trace_events", t->nevents);
     bh_json_kv_u64(&j, "events", r->events);
     bh_json_kv_u64(&j, "collections", r->collections);
@@ -130,6 +132,9 @@ static void print_result_text(const bh_trace *t, const bh_replay_config *cfg, co
         printf("%zu blocks\n", cfg->threshold_blocks);
     else
         printf("off\n");
+    if (cfg->oracle_long)
+        printf("oracle hints BH_LONG_LIVED on every object that lives %u allocations or more (from the "
+               "trace's future), no site tokens\n", (unsigned)cfg->oracle_age);
     if (r->completed) {
         printf("result       completed all %zu events\n", r->events);
     } else {

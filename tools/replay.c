@@ -285,6 +285,7 @@ bool bh_replay(bh_replayer *rp, const bh_trace *t, const bh_replay_config *cfg, 
     uint32_t grow_obj = edit && edit->kind == BH_EDIT_GROW ? edit->obj : UINT32_MAX;
     const uint32_t *site = t->site, *pysite = t->pysite;
     const uint8_t *site_flags = cfg->site_flags;
+    const uint8_t *oracle_long = cfg->oracle_long;
     bh_site_mode sites = cfg->sites;
     void **roots = rp->roots;
     uint32_t *slot_of = rp->slot_of, *size_of = rp->size_of;
@@ -306,11 +307,14 @@ bool bh_replay(bh_replayer *rp, const bh_trace *t, const bh_replay_config *cfg, 
             void *p = NULL;
             if (bytes) {
                 uintptr_t token = 0;
-                if (sites == BH_SITES_BOTH)
+                unsigned flags = bh_packed_fin(e) ? BH_FINALISER : 0;
+                if (oracle_long)
+                    flags |= oracle_long[obj] ? BH_LONG_LIVED : 0;
+                else if (sites == BH_SITES_BOTH)
                     token = (uintptr_t)(((uint64_t)site[obj] << 32) | pysite[obj]);
                 else if (sites == BH_SITES_C)
                     token = site[obj];
-                p = bh_alloc_site(h, bytes, bh_packed_fin(e) ? BH_FINALISER : 0, token);
+                p = bh_alloc_site(h, bytes, flags, token);
                 if (!p && site_flags && (site_flags[site[obj]] & BH_SITE_FALLIBLE)) {
                     res->tolerated++; /* the host goes on without the object */
                     root_add(rp, obj, NULL);
@@ -487,6 +491,45 @@ void bh_replay_sizes(const bh_trace *t, const bh_replay_config *cfg, bh_size_run
 /* ---------------------------------------------------------------------------------------------- */
 /* command-line plumbing */
 
+uint8_t *bh_oracle_long_lived(const bh_trace *t, uint32_t min_age)
+{
+    /* one pass: each object's birth (in allocations), then the verdict at its first f or d */
+    size_t n = (size_t)t->nobjects + 1;
+    uint32_t *born = malloc(n * sizeof *born);
+    uint8_t *is_long = malloc(n), *ended = calloc(n, 1);
+    if (!born || !is_long || !ended) {
+        free(born);
+        free(ended);
+        free(is_long);
+        return NULL;
+    }
+    memset(is_long, 1, n); /* never freed nor dead: lives for ever */
+    uint32_t allocations = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        bh_trace_packed e = t->events[i];
+        uint32_t obj = bh_packed_obj(e);
+        if (obj >= n)
+            continue;
+        switch (bh_packed_kind(e)) {
+        case BH_EV_ALLOC:
+            born[obj] = allocations++;
+            break;
+        case BH_EV_FREE:
+        case BH_EV_DEAD:
+            if (!ended[obj]) {
+                ended[obj] = 1;
+                is_long[obj] = allocations - born[obj] >= min_age;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    free(born);
+    free(ended);
+    return is_long;
+}
+
 const char bh_replay_common_help[] =
     "  --policy P          placement policy (default micropython)\n"
     "  --block B           block size in bytes (default: the trace's `block` line)\n"
@@ -499,6 +542,9 @@ const char bh_replay_common_help[] =
     "                      (default: a failed fun_bc_call frame allocation is not fatal, the frame\n"
     "                      goes on the C stack; in-place-only growths of parser and qstr chunks that\n"
     "                      must move here are counted as divergences from the trace) or none\n"
+    "  --oracle-hints AGE  not a policy but a bound: every allocation whose object will live at\n"
+    "                      least AGE allocations (the trace knows) carries BH_LONG_LIVED, and no\n"
+    "                      site token is given; what perfect host hints would give the policy\n"
     "  --jobs N            worker threads (default: the CPUs; env BH_JOBS)\n";
 
 static const char *option_value(int argc, char **argv, int *i)
@@ -573,6 +619,16 @@ int bh_replay_cli_option(bh_replay_cli *o, int argc, char **argv, int *i)
         }
         return 1;
     }
+    if (strcmp(opt, "--oracle-hints") == 0) {
+        if (!(v = option_value(argc, argv, i)))
+            return -1;
+        if (!bh_parse_u64(v, strlen(v), &n) || n == 0 || n > UINT32_MAX) {
+            fprintf(stderr, "blockheap %s: bad --oracle-hints '%s' (allocations, at least 1)\n", argv[0], v);
+            return -1;
+        }
+        o->oracle_age = (uint32_t)n;
+        return 1;
+    }
     if (strcmp(opt, "--host") == 0) {
         if (!(v = option_value(argc, argv, i)))
             return -1;
@@ -618,6 +674,13 @@ int bh_replay_common_option(int argc, char **argv, int *i, bh_replay_config *cfg
 
 bool bh_replay_cli_prepare(bh_replay_cli *o, const bh_trace *t)
 {
+    if (o->oracle_age > 0) {
+        o->oracle_long = bh_oracle_long_lived(t, o->oracle_age);
+        o->cfg.oracle_long = o->oracle_long;
+        o->cfg.oracle_age = o->oracle_age;
+        if (!o->oracle_long)
+            return false;
+    }
     if (!o->host_micropython)
         return true;
     o->site_flags = bh_site_flags_micropython(t);
@@ -630,6 +693,9 @@ void bh_replay_cli_free(bh_replay_cli *o)
     free(o->site_flags);
     o->site_flags = NULL;
     o->cfg.site_flags = NULL;
+    free(o->oracle_long);
+    o->oracle_long = NULL;
+    o->cfg.oracle_long = NULL;
 }
 
 bool bh_stderr_is_tty(void) { return isatty(STDERR_FILENO) == 1; }

@@ -66,6 +66,11 @@ typedef struct bh_replay_config {
     /* Host semantics of particular allocation sites, indexed by interned site id (NULL: none);
      * see bh_site_flags_build. */
     const uint8_t *site_flags;
+    /* Lifetimes from the trace's future, indexed by object (NULL: off): 1 = the allocation carries
+     * BH_LONG_LIVED. With it no site token is given, so what a policy learns plays no part: this is
+     * what perfect host hints would give (see bh_oracle_long_lived), a bound, not a policy. */
+    const uint8_t *oracle_long;
+    uint32_t oracle_age;      /* the AGE oracle_long was built with (for the reports) */
     /* Called after each event of the trace that ran (event: its 0-based index), with the heap as
      * the event left it; NULL: none. For tools that watch the heap move (browse). */
     void (*observe)(void *observe_ctx, const bh_heap *h, size_t event);
@@ -92,6 +97,11 @@ uint8_t *bh_site_flags_micropython(const bh_trace *t);
  * the site token before the first '<') is one of names[0..n). Returns NULL if out of memory; the
  * caller frees it. Combine tables by OR-ing (pass `into` non-NULL to add to it). */
 uint8_t *bh_site_flags_build(const bh_trace *t, uint8_t *into, const char *const *names, size_t n, uint8_t flag);
+
+/* Per object of t: 1 if it lives at least min_age allocations (counted from its `a` to its first
+ * `f` or `d`; an object never freed nor dead lives for ever), else 0. NULL if out of memory; the
+ * caller frees it. */
+uint8_t *bh_oracle_long_lived(const bh_trace *t, uint32_t min_age);
 
 typedef struct bh_replay_result {
     bool ran;                 /* false: the arena could not be set up (see `error`) */
@@ -166,16 +176,19 @@ typedef struct bh_replay_cli {
     bool allow_policy_all, policy_all; /* --policy all (margin) */
     bool host_micropython;             /* --host micropython (default) or none */
     uint8_t *site_flags;               /* built by bh_replay_cli_prepare */
+    uint32_t oracle_age;               /* --oracle-hints AGE (0: off) */
+    uint8_t *oracle_long;              /* built by bh_replay_cli_prepare when oracle_age > 0 */
 } bh_replay_cli;
 
 /* Defaults: policy micropython, the trace's block, no threshold, finalisers, host micropython. */
 void bh_replay_cli_init(bh_replay_cli *o, bool allow_policy_all);
 /* Options every replaying command takes: --policy P, --block B, --threshold BLOCKS,
- * --no-finalisers, --sites both|c|none, --host micropython|none, --jobs N. Looks at argv[*i] (and
+ * --no-finalisers, --sites both|c|none, --host micropython|none, --oracle-hints AGE, --jobs N. Looks at argv[*i] (and
  * its value); returns 1 if it consumed it (advancing *i past the value), 0 if the option is not one
  * of these, -1 on a bad value (reported on stderr). */
 int bh_replay_cli_option(bh_replay_cli *o, int argc, char **argv, int *i);
-/* After the trace is loaded: builds the host's site rules into o->cfg. false if out of memory. */
+/* After the trace is loaded: builds the host's site rules (and the oracle's lifetimes) into o->cfg.
+ * false if out of memory. */
 bool bh_replay_cli_prepare(bh_replay_cli *o, const bh_trace *t);
 void bh_replay_cli_free(bh_replay_cli *o);
 /* Help text for those options. */

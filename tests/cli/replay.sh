@@ -49,6 +49,16 @@ for name in dict_del bm_fannkuch; do
     tail -n 1 "$T/runs"
 done
 
+# --oracle-hints: said in the text and the JSON; a bad AGE is a usage error
+"$BIN" replay "$TRACE" --heap 4096 --policy adaptive --oracle-hints 100 >"$T/out" 2>"$T/err"; rc=$?
+check "oracle: exit 0 (got $rc)" test $rc -eq 0
+check "oracle: said" has "$T/out" "oracle hints BH_LONG_LIVED on every object that lives 100 allocations or more"
+"$BIN" replay "$TRACE" --heap 4096 --policy adaptive --oracle-hints 100 --json >"$T/json" 2>"$T/err"
+check "oracle: json key" has "$T/json" '"oracle_hints_age":100'
+"$BIN" replay "$TRACE" --heap 4096 --oracle-hints 0 >/dev/null 2>"$T/err"; rc=$?
+check "oracle 0: exit 2 (got $rc)" test $rc -eq 2
+check "oracle 0: said" has "$T/err" "bad --oracle-hints '0'"
+
 # usage errors are exit 2
 "$BIN" replay "$TRACE" >/dev/null 2>&1; check "no --heap: exit 2" test $? -eq 2
 "$BIN" replay "$TRACE" --heap 4096 --policy nosuch >/dev/null 2>&1; check "bad policy: exit 2" test $? -eq 2

@@ -174,6 +174,44 @@ static void test_host_rules(void **state)
     bh_trace_free(&t);
 }
 
+/* --oracle-hints: lifetimes from the trace's future, counted in allocations */
+static void test_oracle_hints(void **state)
+{
+    (void)state;
+    bh_trace t;
+    load_text(&t, "a 1 16\na 2 16\na 3 16\nf 1\nd 2\n");
+    static const struct { uint32_t age; uint8_t want[3]; } cases[] = {
+        {2, {1, 1, 1}}, {3, {1, 0, 1}}, {4, {0, 0, 1}}, /* ages 3, 2 and for ever */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint8_t *is_long = bh_oracle_long_lived(&t, cases[c].age);
+        assert_non_null(is_long);
+        assert_memory_equal(is_long, cases[c].want, 3);
+        free(is_long);
+    }
+    bh_trace_free(&t);
+
+    /* In 12 blocks: a short object, then a long one, then 11 blocks. Placed from the bottom, the
+     * long object splits the pool (1 + 10 free); hinted, it goes to the top and 11 fit. */
+    load_text(&t, "a 1 16\na 2 16\nd 1\na 3 176\n");
+    uint8_t *is_long = bh_oracle_long_lived(&t, 3);
+    assert_non_null(is_long);
+    for (int hinted = 0; hinted <= 1; hinted++) {
+        bh_replayer rp;
+        bh_replayer_init(&rp);
+        bh_replay_config cfg = {.heap_bytes = arena_of(12), .policy = BH_POLICY_ADAPTIVE,
+                                .oracle_long = hinted ? is_long : NULL, .oracle_age = 3};
+        bh_replay_result r;
+        assert_true(bh_replay(&rp, &t, &cfg, &r));
+        assert_int_equal(r.pool_blocks, 12);
+        assert_int_equal(r.completed, hinted);
+        assert_true(bh_check(&rp.heap));
+        bh_replayer_free(&rp);
+    }
+    free(is_long);
+    bh_trace_free(&t);
+}
+
 static void test_edits(void **state)
 {
     (void)state;
@@ -317,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_free_and_realloc),
         cmocka_unit_test(test_zero_byte_objects),
         cmocka_unit_test(test_host_rules),
+        cmocka_unit_test(test_oracle_hints),
         cmocka_unit_test(test_edits),
         cmocka_unit_test(test_margin_dict_del),
         cmocka_unit_test(test_fragility_deterministic),
