@@ -254,8 +254,8 @@ static void print_text(const bh_report *r, const opts *o, const replay_part *rp,
     printf("verdict     %s\n", r->trend.verdict);
     if (rp->ran) {
         const bh_replay_result *res = &rp->res;
-        printf("replay      heap %zu bytes (pool %zu blocks), policy %s: ", res->heap_bytes, res->pool_blocks,
-               bh_policy_to_name(cfg->policy));
+        printf("replay      heap %zu bytes (pool %zu blocks), policy %s%s: ", res->heap_bytes, res->pool_blocks,
+               bh_policy_to_name(cfg->policy), cfg->oracle_long ? " with oracle hints" : "");
         if (res->completed)
             printf("completed, %zu collections\n", res->collections);
         else

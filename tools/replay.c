@@ -542,9 +542,10 @@ const char bh_replay_common_help[] =
     "                      (default: a failed fun_bc_call frame allocation is not fatal, the frame\n"
     "                      goes on the C stack; in-place-only growths of parser and qstr chunks that\n"
     "                      must move here are counted as divergences from the trace) or none\n"
-    "  --oracle-hints AGE  not a policy but a bound: every allocation whose object will live at\n"
-    "                      least AGE allocations (the trace knows) carries BH_LONG_LIVED, and no\n"
-    "                      site token is given; what perfect host hints would give the policy\n"
+    "  --oracle-hints AGE  not a policy but a bound (not in browse): every allocation whose object\n"
+    "                      will live at least AGE allocations (the trace knows) carries\n"
+    "                      BH_LONG_LIVED, and no site token is given; what perfect host hints would\n"
+    "                      give the policy\n"
     "  --jobs N            worker threads (default: the CPUs; env BH_JOBS)\n";
 
 static const char *option_value(int argc, char **argv, int *i)
@@ -662,6 +663,11 @@ int bh_replay_common_option(int argc, char **argv, int *i, bh_replay_config *cfg
     bh_replay_cli_init(&o, policy_all != NULL);
     o.cfg = *cfg;
     o.jobs = *jobs;
+    if (strcmp(argv[*i], "--oracle-hints") == 0) { /* needs the trace, which this variant has not */
+        fprintf(stderr, "blockheap %s: --oracle-hints is not taken here (replay, margin, fragility, report)\n",
+                argv[0]);
+        return -1;
+    }
     int got = bh_replay_cli_option(&o, argc, argv, i);
     if (got > 0) {
         *cfg = o.cfg;

@@ -58,6 +58,9 @@ check "oracle: json key" has "$T/json" '"oracle_hints_age":100'
 "$BIN" replay "$TRACE" --heap 4096 --oracle-hints 0 >/dev/null 2>"$T/err"; rc=$?
 check "oracle 0: exit 2 (got $rc)" test $rc -eq 2
 check "oracle 0: said" has "$T/err" "bad --oracle-hints '0'"
+"$BIN" browse "$TRACE" --oracle-hints 5 -o "$T/page.html" >/dev/null 2>"$T/err"; rc=$?
+check "oracle in browse: refused, exit 2 (got $rc)" test $rc -eq 2
+check "oracle in browse: said" has "$T/err" "oracle-hints is not taken here"
 
 # usage errors are exit 2
 "$BIN" replay "$TRACE" >/dev/null 2>&1; check "no --heap: exit 2" test $? -eq 2
