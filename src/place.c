@@ -24,8 +24,10 @@ static uint32_t used_mask16(const uint8_t *atb4)
  * blocks at a time: a group with none free ends any run; for a request longer than a group, only the
  * free blocks at a group's low end (continuing a run) and at its high end (starting one) matter. The
  * rest, block by block within an ATB byte, four at a time where a byte is all free. */
-static size_t first_fit_up(const bh_heap *h, size_t nblocks)
+static size_t mp_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site)
 {
+    (void)flags;
+    (void)site;
     size_t run = 0;
     const uint8_t *atb = h->atb;
     for (size_t i = h->cursor; i < h->atb_bytes;) {
@@ -61,13 +63,6 @@ static size_t first_fit_up(const bh_heap *h, size_t nblocks)
         i++;
     }
     return BH_NO_BLOCK;
-}
-
-static size_t mp_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t site)
-{
-    (void)flags;
-    (void)site;
-    return first_fit_up(h, nblocks);
 }
 
 static void mp_allocated(bh_heap *h, size_t block, size_t nblocks)

@@ -58,8 +58,7 @@ static void print_text(const bh_trace *t, const bh_fragility_config *cfg, const 
            f->heap_bytes, bh_fmt_bytes(b1, sizeof b1, f->heap_bytes), bh_policy_to_name(cfg->replay.policy),
            f->base_completed ? "passes" : "FAILS", f->base_min_heap_bytes);
     if (cfg->replay.oracle_long)
-        printf("oracle hints   BH_LONG_LIVED on every object that lives %u allocations or more\n",
-               (unsigned)cfg->replay.oracle_age);
+        printf("oracle hints   " BH_ORACLE_HINTS_FMT "\n", (unsigned)cfg->replay.oracle_age);
     printf("variants       %u (seed %llu): %u extra, %u grow, %u burst\n", f->n, (unsigned long long)cfg->seed,
            f->count_by_kind[BH_EDIT_EXTRA], f->count_by_kind[BH_EDIT_GROW], f->count_by_kind[BH_EDIT_BURST]);
     printf("fail at heap   %u of %u (%.0f%%): %u extra, %u grow, %u burst\n", f->failed, f->n,

@@ -110,8 +110,7 @@ static void print_text(const bh_trace *t, const bh_margin *m, size_t n, uint32_t
         const bh_margin *r = &m[i];
         printf("\npolicy         %s", bh_policy_to_name(r->policy));
         if (oracle_age)
-            printf(", with oracle hints: BH_LONG_LIVED on every object that lives %u allocations or more",
-                   (unsigned)oracle_age);
+            printf(", with oracle hints: " BH_ORACLE_HINTS_FMT, (unsigned)oracle_age);
         printf("\n");
         printf("lower bound    %zu bytes (%s): the pool that holds the peak live blocks\n", r->lower_bound_bytes,
                bh_fmt_bytes(b1, sizeof b1, r->lower_bound_bytes));
@@ -216,9 +215,9 @@ int bh_cmd_margin(int argc, char **argv)
         }
     }
     if (json)
-        print_json(&t, results, npol, o.oracle_age);
+        print_json(&t, results, npol, o.cfg.oracle_age);
     else
-        print_text(&t, results, npol, o.oracle_age);
+        print_text(&t, results, npol, o.cfg.oracle_age);
 out:
     free(results);
     bh_replay_cli_free(&o);

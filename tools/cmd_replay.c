@@ -133,8 +133,8 @@ static void print_result_text(const bh_trace *t, const bh_replay_config *cfg, co
     else
         printf("off\n");
     if (cfg->oracle_long)
-        printf("oracle hints BH_LONG_LIVED on every object that lives %u allocations or more (from the "
-               "trace's future), no site tokens\n", (unsigned)cfg->oracle_age);
+        printf("oracle hints " BH_ORACLE_HINTS_FMT " (from the trace's future), no site tokens\n",
+               (unsigned)cfg->oracle_age);
     if (r->completed) {
         printf("result       completed all %zu events\n", r->events);
     } else {

@@ -404,6 +404,37 @@ uint8_t *bh_site_flags_micropython(const bh_trace *t)
     return flags;
 }
 
+uint8_t *bh_oracle_long_lived(const bh_trace *t, uint32_t min_age)
+{
+    /* one pass: each object's birth (in allocations), then the verdict at its first f or d */
+    enum { UNDECIDED = 2 };
+    size_t n = (size_t)t->nobjects + 1;
+    uint32_t *born = malloc(n * sizeof *born);
+    uint8_t *is_long = malloc(n);
+    if (!born || !is_long) {
+        free(born);
+        free(is_long);
+        return NULL;
+    }
+    memset(is_long, UNDECIDED, n);
+    uint32_t allocations = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        bh_trace_packed e = t->events[i];
+        uint32_t obj = bh_packed_obj(e);
+        if (obj >= n)
+            continue;
+        bh_trace_kind kind = bh_packed_kind(e);
+        if (kind == BH_EV_ALLOC)
+            born[obj] = allocations++;
+        else if ((kind == BH_EV_FREE || kind == BH_EV_DEAD) && is_long[obj] == UNDECIDED)
+            is_long[obj] = allocations - born[obj] >= min_age;
+    }
+    for (size_t k = 0; k < n; k++)
+        is_long[k] = is_long[k] != 0; /* never freed nor dead: lives for ever */
+    free(born);
+    return is_long;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* parallel runs */
 
@@ -490,45 +521,6 @@ void bh_replay_sizes(const bh_trace *t, const bh_replay_config *cfg, bh_size_run
 
 /* ---------------------------------------------------------------------------------------------- */
 /* command-line plumbing */
-
-uint8_t *bh_oracle_long_lived(const bh_trace *t, uint32_t min_age)
-{
-    /* one pass: each object's birth (in allocations), then the verdict at its first f or d */
-    size_t n = (size_t)t->nobjects + 1;
-    uint32_t *born = malloc(n * sizeof *born);
-    uint8_t *is_long = malloc(n), *ended = calloc(n, 1);
-    if (!born || !is_long || !ended) {
-        free(born);
-        free(ended);
-        free(is_long);
-        return NULL;
-    }
-    memset(is_long, 1, n); /* never freed nor dead: lives for ever */
-    uint32_t allocations = 0;
-    for (size_t i = 0; i < t->nevents; i++) {
-        bh_trace_packed e = t->events[i];
-        uint32_t obj = bh_packed_obj(e);
-        if (obj >= n)
-            continue;
-        switch (bh_packed_kind(e)) {
-        case BH_EV_ALLOC:
-            born[obj] = allocations++;
-            break;
-        case BH_EV_FREE:
-        case BH_EV_DEAD:
-            if (!ended[obj]) {
-                ended[obj] = 1;
-                is_long[obj] = allocations - born[obj] >= min_age;
-            }
-            break;
-        default:
-            break;
-        }
-    }
-    free(born);
-    free(ended);
-    return is_long;
-}
 
 const char bh_replay_common_help[] =
     "  --policy P          placement policy (default micropython)\n"
@@ -627,7 +619,7 @@ int bh_replay_cli_option(bh_replay_cli *o, int argc, char **argv, int *i)
             fprintf(stderr, "blockheap %s: bad --oracle-hints '%s' (allocations, at least 1)\n", argv[0], v);
             return -1;
         }
-        o->oracle_age = (uint32_t)n;
+        cfg->oracle_age = (uint32_t)n;
         return 1;
     }
     if (strcmp(opt, "--host") == 0) {
@@ -680,10 +672,9 @@ int bh_replay_common_option(int argc, char **argv, int *i, bh_replay_config *cfg
 
 bool bh_replay_cli_prepare(bh_replay_cli *o, const bh_trace *t)
 {
-    if (o->oracle_age > 0) {
-        o->oracle_long = bh_oracle_long_lived(t, o->oracle_age);
+    if (o->cfg.oracle_age > 0) {
+        o->oracle_long = bh_oracle_long_lived(t, o->cfg.oracle_age);
         o->cfg.oracle_long = o->oracle_long;
-        o->cfg.oracle_age = o->oracle_age;
         if (!o->oracle_long)
             return false;
     }

@@ -70,7 +70,7 @@ typedef struct bh_replay_config {
      * BH_LONG_LIVED. With it no site token is given, so what a policy learns plays no part: this is
      * what perfect host hints would give (see bh_oracle_long_lived), a bound, not a policy. */
     const uint8_t *oracle_long;
-    uint32_t oracle_age;      /* the AGE oracle_long was built with (for the reports) */
+    uint32_t oracle_age;      /* --oracle-hints AGE (0: off); oracle_long is built with it */
     /* Called after each event of the trace that ran (event: its 0-based index), with the heap as
      * the event left it; NULL: none. For tools that watch the heap move (browse). */
     void (*observe)(void *observe_ctx, const bh_heap *h, size_t event);
@@ -102,6 +102,8 @@ uint8_t *bh_site_flags_build(const bh_trace *t, uint8_t *into, const char *const
  * `f` or `d`; an object never freed nor dead lives for ever), else 0. NULL if out of memory; the
  * caller frees it. */
 uint8_t *bh_oracle_long_lived(const bh_trace *t, uint32_t min_age);
+/* What the hints are, for the reports (printf format, the AGE as unsigned). */
+#define BH_ORACLE_HINTS_FMT "BH_LONG_LIVED on every object that lives %u allocations or more"
 
 typedef struct bh_replay_result {
     bool ran;                 /* false: the arena could not be set up (see `error`) */
@@ -176,8 +178,7 @@ typedef struct bh_replay_cli {
     bool allow_policy_all, policy_all; /* --policy all (margin) */
     bool host_micropython;             /* --host micropython (default) or none */
     uint8_t *site_flags;               /* built by bh_replay_cli_prepare */
-    uint32_t oracle_age;               /* --oracle-hints AGE (0: off) */
-    uint8_t *oracle_long;              /* built by bh_replay_cli_prepare when oracle_age > 0 */
+    uint8_t *oracle_long;              /* built by bh_replay_cli_prepare when cfg.oracle_age > 0 */
 } bh_replay_cli;
 
 /* Defaults: policy micropython, the trace's block, no threshold, finalisers, host micropython. */
