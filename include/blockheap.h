@@ -171,11 +171,16 @@ typedef enum bh_policy {
      * least pool / 16, reset by any other outcome). So garbage is reclaimed before the used area
      * grows, not after the heap is full; a heap with room to spare collects less, at most about
      * twice as often as collecting only when full, and less in a steady state, where collecting
-     * early gains nothing. A second trigger speeds up learning: when a
+     * early gains nothing. Under pressure (survivors >= 5/8 of the pool) the bound is max(survivors
+     * / 64, wilderness / 16) instead: a heap with little room left collects before the garbage of
+     * a few dozen allocations pushes survivors into its wilderness, at the price of more
+     * collections (bench/fragmentation.sh reports them). A second trigger speeds up learning: when a
      * sample of a site not learned yet is 128 allocations old and pool / 64 blocks were allocated
      * since the last collection, collect (at most one such collection per pool / 64 blocks
-     * allocated, and only while new sites appear). Each early collection costs a full collection;
-     * the marking work per allocated block stays bounded (survivors / 8 blocks between them).
+     * allocated, only while new sites appear, and not while what is left of the wilderness is
+     * below pool / 8: a heap that full collects soon anyway). Each early collection costs a full
+     * collection; the marking work per allocated block stays bounded (at least survivors / 64
+     * blocks allocated between them).
      * Two placement rules of its own: a request of 64 blocks or more from a site already learned
      * (either way) gets its size class, the smallest multiple of g = 2^(floor(log2 blocks) - 2)
      * blocks or multiple of g plus one block that holds it (at most 1/4 more; bh_size says so; the exact size if no free run fits the class), so that the hole

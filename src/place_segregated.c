@@ -41,6 +41,13 @@
  * allocated again (+1/8 per consecutive early collection that found the heap in a steady state,
  * the same blocks in use as the last one left, up to STEADY_MAX): on small programs the other
  * bounds alone collected every few dozen blocks, up to 8x as often as MicroPython, for nothing.
+ * Under pressure, when the survivors of the last collection fill PRESSURE_EIGHTHS/8 of the pool or
+ * more, that last bound and the floor are dropped and the others become survivors /
+ * PRESSED_TRIGGER_DIV and wilderness / PRESSED_WILD_DIV: a heap with little room collects
+ * before its wilderness is eaten into, whatever it costs in collections (the programs that first
+ * fit packs keep more room than that between their peaks, and collect as before). A learning
+ * collection waits while the wilderness left is below pool / LEARN_WILD_DIV: the heap is nearly
+ * full and collects soon anyway.
  * (The constants were chosen on the shared traces; see bench/fragmentation.sh.)
  *
  * Complexity (r = free runs): find O(log r); allocated O(log r), + O(BH_SEG_SAMPLES) when it takes
@@ -62,6 +69,11 @@ enum {
                          collecting only when full (MicroPython) would make ... */
     STEADY_MAX = 2,   /* ... plus one eighth per consecutive early collection that found the heap
                          exactly as the one before left it (a steady state), up to STEADY_MAX */
+    PRESSURE_EIGHTHS = 5, /* under pressure (survivors fill at least 5/8 of the pool) ... */
+    PRESSED_TRIGGER_DIV = 64, /* ... the bounds are survivors / 64 and wilderness / 16 (survivors
+                                 / 64 is then at least pool / 103: no floor needed) */
+    PRESSED_WILD_DIV = 16,
+    LEARN_WILD_DIV = 8, /* no learning collection once the wilderness left is below pool / 8 */
     SIZE_CLASS_MIN = 64,  /* adaptive: a learned site's objects of at least this many blocks ... */
     SIZE_CLASS_SHIFT = 2  /* ... get a multiple of g = 2^(floor(log2 blocks) - SIZE_CLASS_SHIFT),
                              or such a multiple + 1, whichever is smaller */
@@ -288,9 +300,12 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
     struct bh_seg_state *s = &h->pol.seg;
     if (kind_of(h) == SEG_LIFETIME)
         return false;
-    if (s->unknown_pending != 0 && h->allocated_since_collect >= h->pool_blocks / LEARN_DIV) {
+    if (s->unknown_pending != 0 && h->allocated_since_collect >= h->pool_blocks / LEARN_DIV &&
+        s->wild_hi - s->wild_lo >= h->pool_blocks / LEARN_WILD_DIV) {
         /* learning: a new site's sample is old enough to tell; collect rather than keep placing
-         * its objects by guess */
+         * its objects by guess. Not once the heap is nearly full (little wilderness left): a
+         * collection comes soon anyway, and one now would only disturb the packing of a peak
+         * (bm_hexiom's is in its compile phase, where first fit packs it exactly) */
         for (unsigned k = 0; k < BH_SEG_SAMPLES; k++)
             if ((s->samples[k].site & UNKNOWN_BIT) && s->samples[k].block != SLOT_FREE &&
                 (uint32_t)(s->clock - s->samples[k].birth) >= LEARN_AGE)
@@ -301,16 +316,22 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
     /* enough allocated since the last collection to be worth one: an eighth of what survived it,
      * half the wilderness it left (a heap with plenty of room collects less), and 1/32 of the pool
      * (an almost empty heap, at start-up, does not collect every few blocks) */
-    size_t need = s->survivors / TRIGGER_DIV;
-    if (need < s->wild_len / WILD_DIV)
-        need = s->wild_len / WILD_DIV;
-    if (need < h->pool_blocks / FLOOR_DIV)
+    bool pressed = s->survivors * 8 >= h->pool_blocks * PRESSURE_EIGHTHS;
+    size_t need = s->survivors / (pressed ? PRESSED_TRIGGER_DIV : TRIGGER_DIV);
+    size_t wild_need = s->wild_len / (pressed ? PRESSED_WILD_DIV : WILD_DIV);
+    if (need < wild_need)
+        need = wild_need;
+    if (!pressed && need < h->pool_blocks / FLOOR_DIV)
         need = h->pool_blocks / FLOOR_DIV;
     /* and a part of the free space the last collection left: a collection every few blocks in a
      * heap with plenty of free room (in holes, not in the wilderness) reclaims what first fit would
-     * have reused anyway; more of it while the heap is in a steady state */
+     * have reused anyway; more of it while the heap is in a steady state. Not under pressure: with
+     * little room, the garbage of a few dozen allocations, left in place, peppers the wilderness
+     * with the survivors placed among it, and the pieces are what the next large request lacks
+     * (app_logger 1.230 -> 1.150, app_dashboard 1.094 -> 1.037 at the minimum heap); the programs
+     * that first fit already packs leave more room than that between their peaks */
     size_t free_need = (h->pool_blocks - s->survivors) * (FREE_EIGHTHS + s->steady) / 8;
-    if (need < free_need)
+    if (need < free_need && !pressed)
         need = free_need;
     s->early = h->allocated_since_collect >= need && h->allocated_since_collect > 0;
     return s->early;

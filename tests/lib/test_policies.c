@@ -165,6 +165,50 @@ static void test_adaptive_collects_early(void **state)
     }
 }
 
+/* Under pressure (what survives fills 5/8 of the pool or more) the trigger collects after every
+ * survivors / 64 or wilderness / 16 blocks allocated into the wilderness; with the same garbage and
+ * more room, only once half of the free blocks were allocated again. Both trigger policies share
+ * it; neither needs site tokens for it. */
+static size_t collections_making_garbage(bh_policy policy, unsigned kept_percent, size_t *expected)
+{
+    test_heap *t = policy_heap(policy, 65536);
+    size_t n = t->h.pool_blocks, kept = 0;
+    while (kept * 100 < n * kept_percent) {
+        void *p = bh_alloc(&t->h, 16 * 16, 0);
+        assert_non_null(p);
+        th_root(t, p);
+        kept += 16;
+    }
+    bh_collect(&t->h);
+    size_t before = t->collect_calls;
+    for (size_t i = 0; i < n / 4; i++) {
+        assert_non_null(bh_alloc(&t->h, 16, 0));
+        if (i % 64 == 0)
+            assert_true(bh_check(&t->h));
+    }
+    size_t made = t->collect_calls - before;
+    /* what is kept lies at the bottom: the wilderness is the rest, and each collection restores it */
+    size_t wild = n - kept, every = kept / 64 > wild / 16 ? kept / 64 : wild / 16;
+    *expected = (n / 4) / every;
+    th_free(t);
+    return made;
+}
+
+static void test_trigger_collects_more_under_pressure(void **state)
+{
+    (void)state;
+    static const bh_policy triggers[] = {BH_POLICY_FIRSTFIT_GC, BH_POLICY_ADAPTIVE};
+    for (unsigned k = 0; k < 2; k++) {
+        size_t expected, unused;
+        /* 70% kept: a collection every max(kept / 64, wilderness / 16) blocks */
+        size_t pressed = collections_making_garbage(triggers[k], 70, &expected);
+        assert_true(expected >= 10);
+        assert_true(pressed + 1 >= expected && pressed <= expected + 1);
+        /* 50% kept: not before half of the free half, n / 4 blocks, were allocated again */
+        assert_true(collections_making_garbage(triggers[k], 50, &unused) == 0);
+    }
+}
+
 /* Without hints or site tokens, and without auto-collection (so no early collection), lifetime,
  * firstfit_gc and adaptive place every object exactly where micropython does: first fit from the
  * bottom with the same cursor. Explicit collections keep it so. */
@@ -233,6 +277,43 @@ static void test_adaptive_learns_without_filling_the_heap(void **state)
     assert_true(th_block(t, last) > n / 2); /* learned: placed from the top */
     assert_true(bh_check(&t->h));
     th_free(t);
+}
+
+/* ... but not in a heap that is nearly full anyway (what is left of the wilderness below pool / 8):
+ * there it waits for the collection that comes soon, so as not to disturb the packing of a peak.
+ * Half of the heap's objects kept, in holes of 16 blocks: the new site's objects fill the holes,
+ * and only the learning trigger could collect. */
+static size_t learning_collections(unsigned filled_percent)
+{
+    test_heap *t = policy_heap(BH_POLICY_ADAPTIVE, 65536);
+    size_t n = t->h.pool_blocks;
+    for (size_t used = 0; used * 100 < n * filled_percent; used += 16) {
+        void *p = bh_alloc(&t->h, 16 * 16, 0);
+        assert_non_null(p);
+        th_root(t, p); /* all kept while filling: no early collection makes holes yet */
+    }
+    for (size_t k = 1; k < t->nroots; k += 2)
+        t->roots[k] = NULL;
+    bh_collect(&t->h);
+    size_t before = t->collect_calls;
+    for (int i = 0; i < 300; i++) {
+        void *p = bh_alloc_site(&t->h, 16, 0, 0xABCD);
+        assert_non_null(p);
+        /* in a hole, until a collection has learned the site (long-lived: then from the top) */
+        assert_true(th_block(t, p) < n * filled_percent / 100 || t->collect_calls > before);
+        th_root(t, p);
+    }
+    assert_true(bh_check(&t->h));
+    size_t made = t->collect_calls - before;
+    th_free(t);
+    return made;
+}
+
+static void test_adaptive_learns_later_in_a_full_heap(void **state)
+{
+    (void)state;
+    assert_true(learning_collections(80) > 0); /* wilderness 20% of the pool */
+    assert_int_equal(learning_collections(90), 0); /* wilderness 10% */
 }
 
 /* ---- the free-run tree (src/runtree.c) against the allocation table, searched by brute force */
@@ -417,8 +498,10 @@ int main(void)
         cmocka_unit_test(test_lifetime_hint_goes_to_top),
         cmocka_unit_test(test_lifetime_learns_sites),
         cmocka_unit_test(test_adaptive_collects_early),
+        cmocka_unit_test(test_trigger_collects_more_under_pressure),
         cmocka_unit_test(test_segregated_without_hints_is_first_fit),
         cmocka_unit_test(test_adaptive_learns_without_filling_the_heap),
+        cmocka_unit_test(test_adaptive_learns_later_in_a_full_heap),
         cmocka_unit_test(test_run_tree_places_as_the_table_says),
         cmocka_unit_test(test_run_tree_needs_16_byte_blocks),
         cmocka_unit_test(test_run_tree_survives_writes_into_freed_objects),
