@@ -47,7 +47,49 @@ enum { F_LEFT = 0, F_RIGHT = 1, F_LEN = 2, F_AUX = 3 };
  * misplace but never read outside the pool nor write anywhere but into a free block: a node
  * outside the pool reads as an empty leaf, and a write to a block the table does not say is free
  * is dropped. (A consistent tree only ever writes to free blocks: a run's first block, before it
- * is claimed or after it is freed. The allocation verifies what the tree found.) */
+ * is claimed or after it is freed. The allocation verifies what the tree found.)
+ * The updates read a node's four words at once (one check, one 16-byte load) and check a node
+ * once for all the words they write to it (writable, then put): the words share a block, so the
+ * checks are the same as single-word accesses'. The writes stay single words: a node assembled in
+ * memory word by word and copied out in one 16-byte load would stall the store forwarding. */
+typedef struct tree_node {
+    uint32_t w[4]; /* indexed by F_LEFT, F_RIGHT, F_LEN, F_AUX */
+} tree_node;
+
+static tree_node load(const bh_heap *h, uint32_t node)
+{
+    tree_node n;
+    if (node >= h->pool_blocks) {
+        n.w[F_LEFT] = n.w[F_RIGHT] = NIL;
+        n.w[F_LEN] = n.w[F_AUX] = 0u;
+    } else {
+        bh__load_store(n.w, h->pool + ((size_t)node << h->block_shift), sizeof n.w);
+    }
+    return n;
+}
+
+/* A node's child on `side`, without indexing by a variable (which would keep the node in memory,
+ * not in registers). */
+static uint32_t child_of(const tree_node *n, unsigned side)
+{
+    return side == F_LEFT ? n->w[F_LEFT] : n->w[F_RIGHT];
+}
+
+/* The node's block, if the tree may write there (a free block of the pool); else NULL. */
+static uint8_t *writable(bh_heap *h, uint32_t node)
+{
+    if (node < h->pool_blocks && bh__kind(h, node) == BH_AT_FREE)
+        return h->pool + ((size_t)node << h->block_shift);
+    return NULL;
+}
+
+/* Writes a word of the node whose block writable() gave; nothing for NULL. */
+static void put(uint8_t *at, unsigned field, uint32_t v)
+{
+    if (at != NULL)
+        bh__load_store(at + 4u * field, &v, sizeof v);
+}
+
 static uint32_t word(const bh_heap *h, uint32_t node, unsigned field)
 {
     if (node >= h->pool_blocks)
@@ -59,18 +101,12 @@ static uint32_t word(const bh_heap *h, uint32_t node, unsigned field)
 
 static void set_word(bh_heap *h, uint32_t node, unsigned field, uint32_t v)
 {
-    if (node < h->pool_blocks && bh__kind(h, node) == BH_AT_FREE)
-        bh__load_store(h->pool + ((size_t)node << h->block_shift) + 4u * field, &v, sizeof v);
+    put(writable(h, node), field, v);
 }
 
 static uint32_t aux_of(const bh_heap *h, uint32_t node)
 {
-    return node == NIL ? 0u : word(h, node, F_AUX); /* NIL: height 0, longest run 0 */
-}
-
-static unsigned height(const bh_heap *h, uint32_t node)
-{
-    return (unsigned)(aux_of(h, node) >> HEIGHT_SHIFT);
+    return word(h, node, F_AUX); /* NIL (outside the pool): height 0, longest run 0 */
 }
 
 static uint32_t longest(const bh_heap *h, uint32_t node)
@@ -90,42 +126,51 @@ static uint32_t aux_over(uint32_t len, uint32_t al, uint32_t ar)
     return m | (1u + (hl > hr ? hl : hr)) << HEIGHT_SHIFT;
 }
 
-/* Recomputes a node's aux word from its length and its children's. */
-static void update(bh_heap *h, uint32_t node)
+/* The aux word of a node of len blocks over the children left and right, read from them. */
+static uint32_t aux_of_children(const bh_heap *h, uint32_t len, uint32_t left, uint32_t right)
 {
-    uint32_t al = aux_of(h, word(h, node, F_LEFT)), ar = aux_of(h, word(h, node, F_RIGHT));
-    set_word(h, node, F_AUX, aux_over(word(h, node, F_LEN), al, ar));
+    return aux_over(len, aux_of(h, left), aux_of(h, right));
 }
 
 /* ---- balancing */
 
-/* Lifts node's child on `side` (F_LEFT or F_RIGHT) above it; returns the new subtree root. */
-static uint32_t lift(bh_heap *h, uint32_t node, unsigned side)
+/* Restores the AVL balance at node, whose words are n (its new link on the path included, not yet
+ * written) and whose child on side `tall` is 2 higher than the other (aux word short_aux); writes
+ * what changes and returns the subtree's new root. aux_over is symmetric in the children, so which
+ * side each is on does not matter to it. */
+static uint32_t rotate(bh_heap *h, uint32_t node, tree_node n, unsigned tall, uint32_t short_aux)
 {
-    uint32_t child = word(h, node, side);
-    set_word(h, node, side, word(h, child, side ^ 1u));
-    set_word(h, child, side ^ 1u, node);
-    update(h, node);
-    update(h, child);
-    return child;
-}
-
-/* Restores the AVL balance at node (its subtrees are balanced, their heights differ by at most 2)
- * and its aux word; returns the subtree's root. */
-static uint32_t rebalance(bh_heap *h, uint32_t node)
-{
-    uint32_t al = aux_of(h, word(h, node, F_LEFT)), ar = aux_of(h, word(h, node, F_RIGHT));
-    unsigned hl = (unsigned)(al >> HEIGHT_SHIFT), hr = (unsigned)(ar >> HEIGHT_SHIFT);
-    if (hl > hr + 1 || hr > hl + 1) {
-        unsigned tall = hl > hr ? F_LEFT : F_RIGHT;
-        uint32_t child = word(h, node, tall);
-        /* a child leaning the other way is lifted first (the double rotation) */
-        if (height(h, word(h, child, tall ^ 1u)) > height(h, word(h, child, tall)))
-            set_word(h, node, tall, lift(h, child, tall ^ 1u));
-        return lift(h, node, tall);
+    uint32_t child = child_of(&n, tall), shorter = child_of(&n, tall ^ 1u);
+    tree_node c = load(h, child);
+    uint32_t inner = child_of(&c, tall ^ 1u), outer = child_of(&c, tall);
+    uint32_t inner_aux = aux_of(h, inner), outer_aux = aux_of(h, outer);
+    uint8_t *at_node = writable(h, node), *at_child = writable(h, child);
+    if (inner_aux >> HEIGHT_SHIFT <= outer_aux >> HEIGHT_SHIFT) {
+        /* the single rotation: child rises, node takes its inner subtree */
+        uint32_t node_aux = aux_over(n.w[F_LEN], short_aux, inner_aux);
+        put(at_node, tall, inner);
+        put(at_node, tall ^ 1u, shorter);
+        put(at_node, F_AUX, node_aux);
+        put(at_child, tall ^ 1u, node);
+        put(at_child, F_AUX, aux_over(c.w[F_LEN], node_aux, outer_aux));
+        return child;
     }
-    set_word(h, node, F_AUX, aux_over(word(h, node, F_LEN), al, ar));
-    return node;
+    /* the double rotation (child leans the other way): its inner child rises above both, which
+     * share its subtrees */
+    tree_node g = load(h, inner);
+    uint32_t g_inner = child_of(&g, tall ^ 1u), g_outer = child_of(&g, tall);
+    uint32_t node_aux = aux_over(n.w[F_LEN], short_aux, aux_of(h, g_inner));
+    uint32_t child_aux = aux_over(c.w[F_LEN], outer_aux, aux_of(h, g_outer));
+    put(at_node, tall, g_inner);
+    put(at_node, tall ^ 1u, shorter);
+    put(at_node, F_AUX, node_aux);
+    put(at_child, tall ^ 1u, g_outer);
+    put(at_child, F_AUX, child_aux);
+    uint8_t *at_inner = writable(h, inner);
+    put(at_inner, tall ^ 1u, node);
+    put(at_inner, tall, child);
+    put(at_inner, F_AUX, aux_over(g.w[F_LEN], node_aux, child_aux));
+    return inner;
 }
 
 /* A root-to-node path: path.node[i] and the side taken from it to path.node[i + 1]. */
@@ -145,19 +190,38 @@ static void push(tree_path *p, uint32_t node, unsigned side)
     p->depth++;
 }
 
-/* Hangs `sub` where the path ends and rebalances the path's nodes, bottom up. A node whose child
- * link, root and aux word all stay the same ends the walk: nothing above it can change. */
+/* Hangs `sub` where the path ends and rebalances the path's nodes, bottom up: a step reads its node
+ * (one 16-byte load), its new child's aux word and its other child's, and writes the node once.
+ * The child's aux word is read back, not carried from the step below: in a corrupted tree that
+ * write may have been dropped (the block is in use), and what the searches will read is memory.
+ * A node whose child link, root and aux word all stay the same ends the walk: nothing above it
+ * can change. */
 static void fix_path(bh_heap *h, const tree_path *p, uint32_t sub)
 {
     for (unsigned i = p->depth; i-- > 0;) {
         uint32_t node = p->node[i];
-        bool same_link = word(h, node, p->side[i]) == sub;
-        if (!same_link)
-            set_word(h, node, p->side[i], sub);
-        uint32_t old_aux = word(h, node, F_AUX);
-        sub = rebalance(h, node);
-        if (same_link && sub == node && word(h, node, F_AUX) == old_aux && i < p->relink_from)
+        unsigned side = p->side[i];
+        tree_node n = load(h, node);
+        uint32_t sub_aux = aux_of(h, sub);
+        bool same_link = child_of(&n, side) == sub;
+        if (side == F_LEFT)
+            n.w[F_LEFT] = sub;
+        else
+            n.w[F_RIGHT] = sub;
+        uint32_t other = aux_of(h, child_of(&n, side ^ 1u));
+        unsigned hs = (unsigned)(sub_aux >> HEIGHT_SHIFT), ho = (unsigned)(other >> HEIGHT_SHIFT);
+        if (hs > ho + 1 || ho > hs + 1) {
+            sub = hs > ho ? rotate(h, node, n, side, other) : rotate(h, node, n, side ^ 1u, sub_aux);
+            continue;
+        }
+        sub_aux = aux_over(n.w[F_LEN], sub_aux, other);
+        if (same_link && sub_aux == n.w[F_AUX] && i < p->relink_from)
             return;
+        uint8_t *at = writable(h, node);
+        if (!same_link)
+            put(at, side, sub);
+        put(at, F_AUX, sub_aux);
+        sub = node;
     }
     h->pol.seg.run_root = sub;
 }
@@ -181,10 +245,11 @@ static void insert_run(bh_heap *h, uint32_t key, uint32_t len)
 {
     tree_path p;
     path_to(h, key, &p);
-    set_word(h, key, F_LEFT, NIL);
-    set_word(h, key, F_RIGHT, NIL);
-    set_word(h, key, F_LEN, len);
-    update(h, key);
+    uint8_t *at = writable(h, key);
+    put(at, F_LEFT, NIL);
+    put(at, F_RIGHT, NIL);
+    put(at, F_LEN, len);
+    put(at, F_AUX, aux_over(len, 0u, 0u));
     fix_path(h, &p, key);
     h->pol.seg.runs++;
 }
@@ -193,10 +258,12 @@ static void delete_run(bh_heap *h, uint32_t key)
 {
     tree_path p;
     path_to(h, key, &p);
-    uint32_t left = word(h, key, F_LEFT), right = word(h, key, F_RIGHT);
+    tree_node k = load(h, key);
+    uint32_t left = k.w[F_LEFT], right = k.w[F_RIGHT];
     h->pol.seg.runs--;
     if (left == NIL || right == NIL) {
-        fix_path(h, &p, left == NIL ? right : left);
+        uint32_t child = left == NIL ? right : left;
+        fix_path(h, &p, child);
         return;
     }
     /* Two children: the next run up (the leftmost of the right subtree) leaves its place, to its
@@ -208,13 +275,16 @@ static void delete_run(bh_heap *h, uint32_t key)
     }
     push(&p, key, F_RIGHT);
     uint32_t next = right;
-    while (word(h, next, F_LEFT) != NIL && p.depth < RUN_TREE_MAX_HEIGHT) {
+    tree_node nx = load(h, next);
+    while (nx.w[F_LEFT] != NIL && p.depth < RUN_TREE_MAX_HEIGHT) {
         push(&p, next, F_LEFT);
-        next = word(h, next, F_LEFT);
+        next = nx.w[F_LEFT];
+        nx = load(h, next);
     }
-    uint32_t next_right = word(h, next, F_RIGHT);
-    set_word(h, next, F_LEFT, left);
-    set_word(h, next, F_RIGHT, right); /* when next == right, fix_path's first step corrects this */
+    uint32_t next_right = nx.w[F_RIGHT];
+    uint8_t *at_next = writable(h, next);
+    put(at_next, F_LEFT, left);
+    put(at_next, F_RIGHT, right); /* when next == right, fix_path's first step corrects this */
     p.node[at] = next;
     p.relink_from = at; /* the walk must reach key's parent, to hang next there */
     fix_path(h, &p, next_right);
@@ -224,8 +294,10 @@ static void set_len(bh_heap *h, uint32_t key, uint32_t len)
 {
     tree_path p;
     path_to(h, key, &p);
-    set_word(h, key, F_LEN, len);
-    update(h, key);
+    tree_node n = load(h, key);
+    uint8_t *at = writable(h, key);
+    put(at, F_LEN, len);
+    put(at, F_AUX, aux_of_children(h, len, n.w[F_LEFT], n.w[F_RIGHT]));
     fix_path(h, &p, key);
 }
 
@@ -234,10 +306,12 @@ static void move_run(bh_heap *h, uint32_t from, uint32_t to, uint32_t len)
 {
     tree_path p;
     path_to(h, from, &p);
-    set_word(h, to, F_LEFT, word(h, from, F_LEFT));
-    set_word(h, to, F_RIGHT, word(h, from, F_RIGHT));
-    set_word(h, to, F_LEN, len);
-    update(h, to);
+    tree_node n = load(h, from);
+    uint8_t *at = writable(h, to);
+    put(at, F_LEFT, n.w[F_LEFT]);
+    put(at, F_RIGHT, n.w[F_RIGHT]);
+    put(at, F_LEN, len);
+    put(at, F_AUX, aux_of_children(h, len, n.w[F_LEFT], n.w[F_RIGHT]));
     fix_path(h, &p, to);
 }
 
@@ -369,9 +443,10 @@ static uint32_t build(bh_heap *h, uint32_t *list, size_t count)
     uint32_t node = *list;
     *list = word(h, node, F_RIGHT);
     uint32_t right = build(h, list, count - 1 - below);
-    set_word(h, node, F_LEFT, left);
-    set_word(h, node, F_RIGHT, right);
-    update(h, node);
+    uint8_t *at = writable(h, node);
+    put(at, F_LEFT, left);
+    put(at, F_RIGHT, right);
+    put(at, F_AUX, aux_of_children(h, word(h, node, F_LEN), left, right));
     return node;
 }
 
