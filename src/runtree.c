@@ -239,7 +239,24 @@ static void path_to(const bh_heap *h, uint32_t key, tree_path *p)
     }
 }
 
-/* ---- the four updates: insert, delete, change a length, move a run's first block */
+/* The path to key as path_to gives it, cut short at the node with the greatest key below key on it
+ * (the last node the walk left to its right): the run below key, returned, and its path. NIL if
+ * the walk never turned right. A walk toward a block inside a run, or just above it, passes the
+ * run's node (the search order is the address order), so one walk finds a run and its path. */
+static uint32_t path_below(const bh_heap *h, uint32_t key, tree_path *p)
+{
+    path_to(h, key, p);
+    for (unsigned i = p->depth; i-- > 0;) {
+        if (p->side[i] == F_RIGHT) {
+            p->depth = i;
+            return p->node[i];
+        }
+    }
+    return NIL;
+}
+
+/* ---- the four updates: insert, delete, change a length, move a run's first block. All but insert
+ * take the path to the node, which the caller has walked (path_to, path_below). */
 
 static void insert_run(bh_heap *h, uint32_t key, uint32_t len)
 {
@@ -254,30 +271,28 @@ static void insert_run(bh_heap *h, uint32_t key, uint32_t len)
     h->pol.seg.runs++;
 }
 
-static void delete_run(bh_heap *h, uint32_t key)
+static void delete_run(bh_heap *h, tree_path *p, uint32_t key)
 {
-    tree_path p;
-    path_to(h, key, &p);
     tree_node k = load(h, key);
     uint32_t left = k.w[F_LEFT], right = k.w[F_RIGHT];
     h->pol.seg.runs--;
     if (left == NIL || right == NIL) {
         uint32_t child = left == NIL ? right : left;
-        fix_path(h, &p, child);
+        fix_path(h, p, child);
         return;
     }
     /* Two children: the next run up (the leftmost of the right subtree) leaves its place, to its
      * right child, and takes key's. */
-    unsigned at = p.depth;
+    unsigned at = p->depth;
     if (at >= RUN_TREE_MAX_HEIGHT) { /* key not found within the height bound: a corrupted tree */
         bh__runs_rebuild(h);
         return;
     }
-    push(&p, key, F_RIGHT);
+    push(p, key, F_RIGHT);
     uint32_t next = right;
     tree_node nx = load(h, next);
-    while (nx.w[F_LEFT] != NIL && p.depth < RUN_TREE_MAX_HEIGHT) {
-        push(&p, next, F_LEFT);
+    while (nx.w[F_LEFT] != NIL && p->depth < RUN_TREE_MAX_HEIGHT) {
+        push(p, next, F_LEFT);
         next = nx.w[F_LEFT];
         nx = load(h, next);
     }
@@ -285,50 +300,30 @@ static void delete_run(bh_heap *h, uint32_t key)
     uint8_t *at_next = writable(h, next);
     put(at_next, F_LEFT, left);
     put(at_next, F_RIGHT, right); /* when next == right, fix_path's first step corrects this */
-    p.node[at] = next;
-    p.relink_from = at; /* the walk must reach key's parent, to hang next there */
-    fix_path(h, &p, next_right);
+    p->node[at] = next;
+    p->relink_from = at; /* the walk must reach key's parent, to hang next there */
+    fix_path(h, p, next_right);
 }
 
-static void set_len(bh_heap *h, uint32_t key, uint32_t len)
+static void set_len(bh_heap *h, const tree_path *p, uint32_t key, uint32_t len)
 {
-    tree_path p;
-    path_to(h, key, &p);
     tree_node n = load(h, key);
     uint8_t *at = writable(h, key);
     put(at, F_LEN, len);
     put(at, F_AUX, aux_of_children(h, len, n.w[F_LEFT], n.w[F_RIGHT]));
-    fix_path(h, &p, key);
+    fix_path(h, p, key);
 }
 
 /* The run at `from` now starts at `to` (no other run lies between them) and has len blocks. */
-static void move_run(bh_heap *h, uint32_t from, uint32_t to, uint32_t len)
+static void move_run(bh_heap *h, const tree_path *p, uint32_t from, uint32_t to, uint32_t len)
 {
-    tree_path p;
-    path_to(h, from, &p);
     tree_node n = load(h, from);
     uint8_t *at = writable(h, to);
     put(at, F_LEFT, n.w[F_LEFT]);
     put(at, F_RIGHT, n.w[F_RIGHT]);
     put(at, F_LEN, len);
     put(at, F_AUX, aux_of_children(h, len, n.w[F_LEFT], n.w[F_RIGHT]));
-    fix_path(h, &p, to);
-}
-
-/* The run that starts at or below block: the node with the greatest key <= block, or NIL. */
-static uint32_t run_at_or_below(const bh_heap *h, uint32_t block)
-{
-    uint32_t best = NIL;
-    unsigned steps = 0;
-    for (uint32_t x = h->pol.seg.run_root; x != NIL && steps++ < RUN_TREE_MAX_HEIGHT;) {
-        if (x <= block) {
-            best = x;
-            x = word(h, x, F_RIGHT);
-        } else {
-            x = word(h, x, F_LEFT);
-        }
-    }
-    return best;
+    fix_path(h, p, to);
 }
 
 /* ---- what the policies call */
@@ -386,7 +381,12 @@ void bh__runs_take(bh_heap *h, size_t block, size_t nblocks)
 {
     /* the table already says the blocks are used: the block below says whether a run starts here */
     bool run_starts_here = block == 0 || bh__kind(h, block - 1) != BH_AT_FREE;
-    uint32_t run = run_starts_here ? (uint32_t)block : run_at_or_below(h, (uint32_t)block);
+    tree_path p;
+    uint32_t run = (uint32_t)block;
+    if (run_starts_here)
+        path_to(h, run, &p);
+    else
+        run = path_below(h, run, &p);
     uint32_t end = run + word(h, run, F_LEN);
     uint32_t b = (uint32_t)block, e = (uint32_t)(block + nblocks);
     if (run == NIL || end < e) { /* not the run the table says: a corrupted tree */
@@ -395,12 +395,12 @@ void bh__runs_take(bh_heap *h, size_t block, size_t nblocks)
     }
     if (b == run) {
         if (e == end)
-            delete_run(h, run);
+            delete_run(h, &p, run);
         else
-            move_run(h, run, e, end - e);
+            move_run(h, &p, run, e, end - e);
         return;
     }
-    set_len(h, run, b - run);
+    set_len(h, &p, run, b - run);
     if (e < end)
         insert_run(h, e, end - e); /* the middle of a run: it splits in two */
 }
@@ -412,21 +412,24 @@ void bh__runs_give(bh_heap *h, size_t block, size_t nblocks)
     bool free_above = block + nblocks < h->pool_blocks && bh__kind(h, block + nblocks) == BH_AT_FREE;
     if (free_above) {
         uint32_t above = b + n, above_len = word(h, above, F_LEN);
+        tree_path p;
+        path_to(h, above, &p);
         if (!free_below) {
-            move_run(h, above, b, n + above_len);
+            move_run(h, &p, above, b, n + above_len);
             return;
         }
-        delete_run(h, above);
+        delete_run(h, &p, above);
         n += above_len;
     }
     if (free_below) {
-        uint32_t below = run_at_or_below(h, b - 1);
+        tree_path p;
+        uint32_t below = path_below(h, b, &p);
         uint32_t below_len = word(h, below, F_LEN);
         if (below == NIL || below + below_len != b) { /* a corrupted tree */
             bh__runs_rebuild(h);
             return;
         }
-        set_len(h, below, below_len + n);
+        set_len(h, &p, below, below_len + n);
         return;
     }
     insert_run(h, b, n);
