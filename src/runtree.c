@@ -190,13 +190,14 @@ static void push(tree_path *p, uint32_t node, unsigned side)
     p->depth++;
 }
 
-/* Hangs `sub` where the path ends and rebalances the path's nodes, bottom up: a step reads its node
- * (one 16-byte load), its new child's aux word and its other child's, and writes the node once.
- * The child's aux word is read back, not carried from the step below: in a corrupted tree that
- * write may have been dropped (the block is in use), and what the searches will read is memory.
- * A node whose child link, root and aux word all stay the same ends the walk: nothing above it
- * can change. */
-static void fix_path(bh_heap *h, const tree_path *p, uint32_t sub)
+/* Hangs `sub` where the path ends, in place of a subtree whose aux word was old_aux, and rebalances
+ * the path's nodes, bottom up: a step reads its node (one 16-byte load), its new child's aux word
+ * and its other child's, and writes the node once. The child's aux word is read back, not carried
+ * from the step below: in a corrupted tree that write may have been dropped (the block is in use),
+ * and what the searches will read is memory. The walk ends at a node whose child link and child's
+ * aux word are the same as before (before its other child is read: the node cannot change), or
+ * whose link, root and aux word all stay the same: nothing above it can change. */
+static void fix_path(bh_heap *h, const tree_path *p, uint32_t sub, uint32_t old_aux)
 {
     for (unsigned i = p->depth; i-- > 0;) {
         uint32_t node = p->node[i];
@@ -204,6 +205,9 @@ static void fix_path(bh_heap *h, const tree_path *p, uint32_t sub)
         tree_node n = load(h, node);
         uint32_t sub_aux = aux_of(h, sub);
         bool same_link = child_of(&n, side) == sub;
+        if (same_link && sub_aux == old_aux && i < p->relink_from)
+            return; /* the same child, unchanged: so is this node (its other child is not read) */
+        old_aux = n.w[F_AUX];
         if (side == F_LEFT)
             n.w[F_LEFT] = sub;
         else
@@ -215,7 +219,7 @@ static void fix_path(bh_heap *h, const tree_path *p, uint32_t sub)
             continue;
         }
         sub_aux = aux_over(n.w[F_LEN], sub_aux, other);
-        if (same_link && sub_aux == n.w[F_AUX] && i < p->relink_from)
+        if (same_link && sub_aux == old_aux && i < p->relink_from)
             return;
         uint8_t *at = writable(h, node);
         if (!same_link)
@@ -267,7 +271,7 @@ static void insert_run(bh_heap *h, uint32_t key, uint32_t len)
     put(at, F_RIGHT, NIL);
     put(at, F_LEN, len);
     put(at, F_AUX, aux_over(len, 0u, 0u));
-    fix_path(h, &p, key);
+    fix_path(h, &p, key, 0u);
     h->pol.seg.runs++;
 }
 
@@ -278,7 +282,7 @@ static void delete_run(bh_heap *h, tree_path *p, uint32_t key)
     h->pol.seg.runs--;
     if (left == NIL || right == NIL) {
         uint32_t child = left == NIL ? right : left;
-        fix_path(h, p, child);
+        fix_path(h, p, child, k.w[F_AUX]);
         return;
     }
     /* Two children: the next run up (the leftmost of the right subtree) leaves its place, to its
@@ -302,7 +306,7 @@ static void delete_run(bh_heap *h, tree_path *p, uint32_t key)
     put(at_next, F_RIGHT, right); /* when next == right, fix_path's first step corrects this */
     p->node[at] = next;
     p->relink_from = at; /* the walk must reach key's parent, to hang next there */
-    fix_path(h, p, next_right);
+    fix_path(h, p, next_right, nx.w[F_AUX]);
 }
 
 static void set_len(bh_heap *h, const tree_path *p, uint32_t key, uint32_t len)
@@ -311,7 +315,7 @@ static void set_len(bh_heap *h, const tree_path *p, uint32_t key, uint32_t len)
     uint8_t *at = writable(h, key);
     put(at, F_LEN, len);
     put(at, F_AUX, aux_of_children(h, len, n.w[F_LEFT], n.w[F_RIGHT]));
-    fix_path(h, p, key);
+    fix_path(h, p, key, n.w[F_AUX]);
 }
 
 /* The run at `from` now starts at `to` (no other run lies between them) and has len blocks. */
@@ -323,7 +327,7 @@ static void move_run(bh_heap *h, const tree_path *p, uint32_t from, uint32_t to,
     put(at, F_RIGHT, n.w[F_RIGHT]);
     put(at, F_LEN, len);
     put(at, F_AUX, aux_of_children(h, len, n.w[F_LEFT], n.w[F_RIGHT]));
-    fix_path(h, p, to);
+    fix_path(h, p, to, n.w[F_AUX]);
 }
 
 /* ---- what the policies call */
