@@ -24,6 +24,7 @@
  *
  *     lowest_fit, highest_fit, largest     O(log r), O(log r), O(1)      (r = free runs <= n / 2)
  *     take, give (a run splits or merges)  O(log r): at most two descents and two path fix-ups
+ *                                          (the walk to a run below a block is the walk to it)
  *     rebuild                              O(n / 4 + r): one pass over the ATB bytes, then a
  *                                          perfectly balanced tree from the runs in order
  *     check                                O(n + r)
