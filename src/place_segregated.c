@@ -321,18 +321,22 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
     size_t wild_need = s->wild_len / (pressed ? PRESSED_WILD_DIV : WILD_DIV);
     if (need < wild_need)
         need = wild_need;
-    if (!pressed && need < h->pool_blocks / FLOOR_DIV)
-        need = h->pool_blocks / FLOOR_DIV;
-    /* and a part of the free space the last collection left: a collection every few blocks in a
-     * heap with plenty of free room (in holes, not in the wilderness) reclaims what first fit would
-     * have reused anyway; more of it while the heap is in a steady state. Not under pressure: with
-     * little room, the garbage of a few dozen allocations, left in place, peppers the wilderness
-     * with the survivors placed among it, and the pieces are what the next large request lacks
-     * (app_logger 1.230 -> 1.150, app_dashboard 1.094 -> 1.037 at the minimum heap); the programs
-     * that first fit already packs leave more room than that between their peaks */
-    size_t free_need = (h->pool_blocks - s->survivors) * (FREE_EIGHTHS + s->steady) / 8;
-    if (need < free_need && !pressed)
-        need = free_need;
+    if (!pressed) {
+        /* and a part of the free space the last collection left: a collection every few blocks in
+         * a heap with plenty of free room (in holes, not in the wilderness) reclaims what first fit
+         * would have reused anyway; more of it while the heap is in a steady state. Not under
+         * pressure: with little room, the garbage of a few dozen allocations, left in place,
+         * peppers the wilderness with the survivors placed among it, and the pieces are what the
+         * next large request lacks (app_logger 1.230 -> 1.150, app_dashboard 1.094 -> 1.037 at the
+         * minimum heap); the programs that first fit already packs leave more room than that
+         * between their peaks */
+        size_t floor_need = h->pool_blocks / FLOOR_DIV;
+        size_t free_need = (h->pool_blocks - s->survivors) * (FREE_EIGHTHS + s->steady) / 8;
+        if (need < floor_need)
+            need = floor_need;
+        if (need < free_need)
+            need = free_need;
+    }
     s->early = h->allocated_since_collect >= need && h->allocated_since_collect > 0;
     return s->early;
 }
