@@ -2,7 +2,8 @@
 # Every benchmark, one command (`make bench`); each prints its table with the baseline measured in
 # the same run (micropython's placement, glibc malloc), so ratios are comparable.
 #   1. speed: ns per alloc+free pair and worst-case allocation, every policy and glibc malloc
-#   2. replay throughput and `margin` wall time on the largest shared trace
+#   2. replay throughput and `margin` wall time on the largest shared trace; speed on real
+#      programs: the shared traces replayed on every policy and through glibc malloc
 #   3. fragmentation: min heap / peak live for every shared trace x every policy
 #   4. fidelity: agreement with MicroPython's own runs, per trace
 # 2-4 need ../shared (the shared traces); they say so and are skipped without it.
@@ -19,6 +20,8 @@ if [ ! -d "$shared/traces" ]; then
 fi
 echo; echo "== replay speed"
 bash "$here/bench/replay_speed.sh" "$bin/blockheap" "$shared"
+echo; echo "== speed on real programs"
+"$bin/bench_trace_speed" "$shared"/traces/*.trace.gz
 echo; echo "== fragmentation"
 bash "$here/bench/fragmentation.sh" --bin "$bin/blockheap"
 echo; echo "== fidelity"
