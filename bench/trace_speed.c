@@ -80,6 +80,8 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t npol = bh_policy_count();
+    if (npol > BH_POLICY_COUNT)
+        npol = BH_POLICY_COUNT;
     bh_policy only_policy = BH_POLICY_MICROPYTHON;
     if (only && !bh_policy_from_name(only, &only_policy)) {
         fprintf(stderr, "bench_trace_speed: unknown policy '%s' (known: %s)\n", only, bh_policy_names());
@@ -93,7 +95,7 @@ int main(int argc, char **argv)
         if (!only || bh_policy_at(p) == only_policy)
             printf(" %18s", bh_policy_to_name(bh_policy_at(p)));
     printf(" %12s\n", "glibc malloc");
-    double log_sum[16] = {0};
+    double log_sum[BH_POLICY_COUNT] = {0}; /* per policy: the sum of log(its time / glibc's) */
     int counted = 0;
     bh_replayer rp;
     bh_replayer_init(&rp);
@@ -125,16 +127,16 @@ int main(int argc, char **argv)
                 glibc = s;
         }
         free(obj);
-        bool all_ran = true;
-        double ratio_log[16] = {0};
-        for (size_t p = 0; p < npol && p < 16; p++) {
+        uint8_t *flags = bh_site_flags_micropython(&t); /* the host rules (NULL: none, out of memory) */
+        bool all_ran = glibc < 1e300;
+        double ratio_log[BH_POLICY_COUNT] = {0};
+        for (size_t p = 0; p < npol; p++) {
             if (only && bh_policy_at(p) != only_policy)
                 continue;
             bh_replay_config cfg;
             memset(&cfg, 0, sizeof cfg);
             cfg.heap_bytes = heap;
             cfg.policy = bh_policy_at(p);
-            uint8_t *flags = bh_site_flags_micropython(&t);
             cfg.site_flags = flags;
             double best = 1e300;
             bh_replay_result res;
@@ -147,7 +149,6 @@ int main(int argc, char **argv)
                 if (res.seconds < best)
                     best = res.seconds;
             }
-            free(flags);
             if (best < 0) {
                 printf(" %18s", res.ran ? "fails" : "error");
                 all_ran = false;
@@ -157,10 +158,14 @@ int main(int argc, char **argv)
             printf(" %8.1f (%7zu)", ns, res.collections);
             ratio_log[p] = log(ns / (glibc * 1e9 / allocs));
         }
-        printf(" %12.1f\n", glibc * 1e9 / allocs);
-        if (all_ran && glibc < 1e300) { /* a trace that fails somewhere is left out of the mean */
+        free(flags);
+        if (glibc < 1e300)
+            printf(" %12.1f\n", glibc * 1e9 / allocs);
+        else
+            printf(" %12s\n", "error");
+        if (all_ran) { /* a trace that fails somewhere is left out of the mean */
             counted++;
-            for (size_t p = 0; p < npol && p < 16; p++)
+            for (size_t p = 0; p < npol; p++)
                 log_sum[p] += ratio_log[p];
         }
         bh_trace_free(&t);
@@ -168,7 +173,7 @@ int main(int argc, char **argv)
     }
     if (counted > 0) {
         printf("%-22s %9s", "geomean / glibc", "");
-        for (size_t p = 0; p < npol && p < 16; p++)
+        for (size_t p = 0; p < npol; p++)
             if (!only || bh_policy_at(p) == only_policy)
                 printf(" %17.2fx", exp(log_sum[p] / counted));
         printf(" %12s\n", "1");
