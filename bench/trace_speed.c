@@ -19,11 +19,12 @@
 #include "replay.h"
 #include "trace.h"
 
-/* The trace's events through malloc; seconds, or a negative number if out of memory. */
+/* The trace's events through malloc; seconds, or a negative number if out of memory. Everything
+ * it allocated is freed either way. */
 static double malloc_replay(const bh_trace *t, void **obj)
 {
     memset(obj, 0, (size_t)t->nobjects * sizeof *obj);
-    double t0 = bh_now();
+    double t0 = bh_now(), secs = -1;
     for (size_t i = 0; i < t->nevents; i++) {
         bh_trace_packed e = t->events[i];
         uint32_t o = bh_packed_obj(e);
@@ -31,7 +32,7 @@ static double malloc_replay(const bh_trace *t, void **obj)
         case BH_EV_ALLOC:
             obj[o] = e.bytes ? calloc(1, e.bytes) : NULL;
             if (e.bytes && !obj[o])
-                return -1;
+                goto out;
             break;
         case BH_EV_FREE:
         case BH_EV_DEAD:
@@ -41,14 +42,15 @@ static double malloc_replay(const bh_trace *t, void **obj)
         case BH_EV_REALLOC: {
             void *p = realloc(obj[o], e.bytes ? e.bytes : 1);
             if (!p)
-                return -1;
+                goto out;
             obj[o] = p;
             break;
         }
         default: break;
         }
     }
-    double secs = bh_now() - t0;
+    secs = bh_now() - t0;
+out:
     for (uint32_t o = 0; o < t->nobjects; o++)
         free(obj[o]);
     return secs;
@@ -100,7 +102,7 @@ int main(int argc, char **argv)
     bh_replayer rp;
     bh_replayer_init(&rp);
     int status = 0;
-    for (int k = 0; k < ntraces && status == 0; k++) {
+    for (int k = 0; k < ntraces; k++) {
         bh_trace t;
         if (!bh_trace_load(&t, traces[k])) {
             status = 2; /* the reader said why, with the file and line */
