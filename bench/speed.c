@@ -18,7 +18,7 @@
 
 #include "blockheap.h"
 
-static const char *const policy_names[] = {"micropython", "bestfit", "lifetime", "firstfit_gc", "adaptive"};
+static const char *const policy_names[] = {"micropython", "bestfit", "lifetime", "firstfit_gc", "adaptive", "adaptive_o1"};
 
 static uint64_t rng = 88172645463325252ull;
 static uint32_t next_rand(void)

@@ -188,6 +188,10 @@ typedef enum bh_policy {
      * and a moving bh_realloc keeps the object on its side: from above the wilderness to the top
      * end of the highest run that fits. Costs otherwise as BH_POLICY_LIFETIME. */
     BH_POLICY_ADAPTIVE,
+    /* BH_POLICY_ADAPTIVE (its learning, its collection timing, its size classes) with placement in
+     * bounded time: good fit from segregated free lists instead of first fit from the tree.
+     * TODO doc */
+    BH_POLICY_ADAPTIVE_O1,
     BH_POLICY_COUNT
 } bh_policy;
 
@@ -266,6 +270,8 @@ typedef struct bh_failure {
 #define BH_MARK_STACK_DEFAULT 64
 #define BH_SEG_SAMPLES 16 /* sampled objects per collection epoch (lifetime learning) */
 #define BH_SEG_SITES 256  /* site-table entries (one byte each), a power of two */
+#define BH_LIST_CLASSES 100 /* adaptive_o1's size classes: 4 per power of two up to 2^26 blocks */
+#define BH_LIST_WORDS ((BH_LIST_CLASSES + 31) / 32)
 
 struct bh_heap {
     uint8_t *atb;              /* allocation table, 2 bits per block */
@@ -287,8 +293,15 @@ struct bh_heap {
             size_t first_free;     /* the lowest free block the last search saw (BH_NO_BLOCK: none) */
         } bestfit;
         struct bh_seg_state {
-            uint32_t run_root;     /* the free-run tree's root (src/runtree.c): a block, or ~0 */
-            uint32_t runs;         /* maximal free runs, the tree's nodes */
+            uint32_t runs;         /* maximal free runs indexed: the tree's nodes, or the runs
+                                      on the lists (all but the wilderness) */
+            union {
+                uint32_t run_root; /* the free-run tree's root (src/runtree.c): a block, or ~0 */
+                struct {           /* adaptive_o1's free-run lists (src/runlists.c) */
+                    uint32_t head[BH_LIST_CLASSES];  /* first run of each size class, or ~0 */
+                    uint32_t nonempty[BH_LIST_WORDS]; /* bit c: head[c] is a run */
+                } lists;
+            } index;
             size_t wild_lo, wild_hi; /* the wilderness: what is left of the largest free run the
                                         last collection (or init) left; empty when wild_lo==wild_hi */
             size_t survivors;      /* blocks in use after the last collection */

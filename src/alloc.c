@@ -66,8 +66,8 @@ static void *alloc_blocks(bh_heap *h, size_t nbytes, size_t nblocks, unsigned fl
                 continue;
             }
             /* never claim what the table says is in use, whatever a corrupted free-run tree says:
-             * bh__runs_verified rebuilds it from the table, and the search runs again (once) */
-            if (!h->place->indexed || bh__runs_verified(h, block, nblocks))
+             * bh__index_verified rebuilds it from the table, and the search runs again (once) */
+            if (!h->place->indexed || bh__index_verified(h, block, nblocks))
                 break;
             if (!repaired) {
                 repaired = true;

@@ -144,14 +144,26 @@ size_t bh__runs_largest(const bh_heap *h);                   /* blocks of the lo
 void bh__runs_take(bh_heap *h, size_t block, size_t nblocks); /* free blocks became used */
 void bh__runs_give(bh_heap *h, size_t block, size_t nblocks); /* used blocks became free */
 bool bh__runs_check(const bh_heap *h);
-/* True if blocks [block, block+nblocks) are free by the table; else rebuilds the tree (a host wrote
- * into a freed block) and returns false. O(k), or O(n) when it rebuilds. */
-bool bh__runs_verified(bh_heap *h, size_t block, size_t nblocks);
+/* The free-run lists (runlists.c) of adaptive_o1: segregated by size class, all runs but the
+ * wilderness. */
+size_t bh__lists_find(const bh_heap *h, size_t nblocks, bool from_top); /* O(1) but near failure */
+void bh__lists_take(bh_heap *h, size_t block, size_t nblocks);
+void bh__lists_give(bh_heap *h, size_t block, size_t nblocks);
+size_t bh__lists_largest(const bh_heap *h);
+void bh__lists_rebuild(bh_heap *h); /* and sets the wilderness: the largest run */
+bool bh__lists_check(const bh_heap *h);
+/* The index of an indexed policy (tree or lists; place_segregated.c). */
+size_t bh__index_largest(const bh_heap *h);
+void bh__index_rebuild(bh_heap *h);
+/* True if blocks [block, block+nblocks) are free by the table; else rebuilds the index (a host
+ * wrote into a freed block) and returns false. O(k), or O(n) when it rebuilds. */
+bool bh__index_verified(bh_heap *h, size_t block, size_t nblocks);
 
 extern const struct bh_placement bh__placement_bestfit;      /* place_bestfit.c */
 extern const struct bh_placement bh__placement_lifetime;     /* place_segregated.c */
 extern const struct bh_placement bh__placement_firstfit_gc;  /* place_segregated.c */
 extern const struct bh_placement bh__placement_adaptive;     /* place_segregated.c */
+extern const struct bh_placement bh__placement_adaptive_o1;  /* place_segregated.c */
 
 /* ---- shared between files */
 void bh__misuse(bh_heap *h, bh_misuse what, const void *ptr);

@@ -76,7 +76,7 @@ void bh_info_get(const bh_heap *h, bh_info *info)
 size_t bh_largest_free(const bh_heap *h)
 {
     if (h->place->indexed)
-        return bh__runs_largest(h) << h->block_shift; /* O(1): the free-run tree's root */
+        return bh__index_largest(h) << h->block_shift; /* the tree's root, or the lists' */
     table_census c;
     census(h, &c);
     return c.largest_free << h->block_shift;
@@ -160,7 +160,7 @@ void bh__record_failure(bh_heap *h, size_t nbytes, size_t nblocks, bool collecte
     /* O(1) with the free-run tree; else one pass (the failed search has just made one anyway) */
     size_t largest;
     if (h->place->indexed) {
-        largest = bh__runs_largest(h);
+        largest = bh__index_largest(h);
     } else {
         table_census c;
         census(h, &c);

@@ -116,6 +116,8 @@ const struct bh_placement *bh__placement(bh_policy policy)
         return &bh__placement_firstfit_gc;
     case BH_POLICY_ADAPTIVE:
         return &bh__placement_adaptive;
+    case BH_POLICY_ADAPTIVE_O1:
+        return &bh__placement_adaptive_o1;
     case BH_POLICY_MICROPYTHON:
     default:
         return &placement_micropython;

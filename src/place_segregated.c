@@ -88,9 +88,16 @@ static seg_kind kind_of(const bh_heap *h)
 {
     switch (h->cfg.policy) {
     case BH_POLICY_FIRSTFIT_GC: return SEG_FIRSTFIT_GC;
-    case BH_POLICY_ADAPTIVE: return SEG_ADAPTIVE;
+    case BH_POLICY_ADAPTIVE:
+    case BH_POLICY_ADAPTIVE_O1: return SEG_ADAPTIVE;
     default: return SEG_LIFETIME;
     }
+}
+
+/* adaptive_o1: the free-run lists (runlists.c) instead of the tree (runtree.c) */
+static bool lists(const bh_heap *h)
+{
+    return h->cfg.policy == BH_POLICY_ADAPTIVE_O1;
 }
 
 static bool learns(const bh_heap *h)
@@ -107,22 +114,45 @@ static size_t site_index(uintptr_t site)
     return (size_t)(x >> 40) & (BH_SEG_SITES - 1);
 }
 
-/* The wilderness: the largest free run (the lowest of equals), from the free-run tree. */
-static void find_wilderness(bh_heap *h)
+/* ---- the index: the free-run tree, or adaptive_o1's lists */
+
+size_t bh__index_largest(const bh_heap *h)
+{
+    return lists(h) ? bh__lists_largest(h) : bh__runs_largest(h);
+}
+
+/* From the table; and the wilderness becomes the largest free run (the lowest of equals). */
+void bh__index_rebuild(bh_heap *h)
 {
     struct bh_seg_state *s = &h->pol.seg;
+    if (lists(h)) {
+        bh__lists_rebuild(h); /* (it finds the wilderness on its way) */
+        return;
+    }
+    bh__runs_rebuild(h);
     size_t len = bh__runs_largest(h);
     s->wild_lo = len ? bh__runs_lowest_fit(h, len) : 0;
     s->wild_hi = s->wild_lo + len;
+}
+
+bool bh__index_verified(bh_heap *h, size_t block, size_t nblocks)
+{
+    if (block + nblocks <= h->pool_blocks) {
+        size_t b = block;
+        while (b < block + nblocks && bh__kind(h, b) == BH_AT_FREE)
+            b++;
+        if (b == block + nblocks)
+            return true;
+    }
+    bh__index_rebuild(h); /* the index named blocks in use: a host wrote into a freed object */
+    return false;
 }
 
 static void seg_reset(bh_heap *h)
 {
     struct bh_seg_state *s = &h->pol.seg;
     memset(s, 0, sizeof *s);
-    bh__runs_rebuild(h);
-    s->wild_lo = 0;
-    s->wild_hi = h->pool_blocks;
+    bh__index_rebuild(h); /* the wilderness: the whole pool */
     s->pending_hash = NO_SITE;
     s->epoch_len = 2 * BH_SEG_SAMPLES; /* until a real epoch has been seen: sample densely */
     for (unsigned k = 0; k < BH_SEG_SAMPLES; k++)
@@ -148,6 +178,8 @@ static size_t seg_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t sit
             is_long = true;
     }
     s->pending_long = is_long;
+    if (lists(h))
+        return bh__lists_find(h, nblocks, is_long);
     return is_long ? bh__runs_highest_fit(h, nblocks) : bh__runs_lowest_fit(h, nblocks);
 }
 
@@ -218,9 +250,12 @@ static void vote(bh_heap *h, uint32_t slot_site, bool is_long)
 static void seg_allocated(bh_heap *h, size_t block, size_t nblocks)
 {
     struct bh_seg_state *s = &h->pol.seg;
-    bh__runs_take(h, block, nblocks);
+    if (lists(h))
+        bh__lists_take(h, block, nblocks); /* (the wilderness is theirs to shrink) */
+    else
+        bh__runs_take(h, block, nblocks);
     /* what the allocation took from the wilderness */
-    if (block < s->wild_hi && block + nblocks > s->wild_lo) {
+    if (!lists(h) && block < s->wild_hi && block + nblocks > s->wild_lo) {
         if (s->pending_long) {
             s->wild_hi = block > s->wild_lo ? block : s->wild_lo;
         } else {
@@ -236,6 +271,10 @@ static void seg_allocated(bh_heap *h, size_t block, size_t nblocks)
 static void seg_grown(bh_heap *h, size_t block, size_t nblocks)
 {
     struct bh_seg_state *s = &h->pol.seg;
+    if (lists(h)) {
+        bh__lists_take(h, block, nblocks);
+        return;
+    }
     bh__runs_take(h, block, nblocks);
     /* a realloc that grows into the wilderness from below */
     if (block < s->wild_hi && block + nblocks > s->wild_lo)
@@ -245,7 +284,10 @@ static void seg_grown(bh_heap *h, size_t block, size_t nblocks)
 static void seg_released(bh_heap *h, size_t block, size_t nblocks)
 {
     struct bh_seg_state *s = &h->pol.seg;
-    bh__runs_give(h, block, nblocks);
+    if (lists(h))
+        bh__lists_give(h, block, nblocks);
+    else
+        bh__runs_give(h, block, nblocks);
     size_t last = block + nblocks - 1;
     for (unsigned k = 0; k < BH_SEG_SAMPLES; k++) {
         uint32_t b = s->samples[k].block;
@@ -259,7 +301,7 @@ static void seg_released(bh_heap *h, size_t block, size_t nblocks)
 static void seg_swept(bh_heap *h)
 {
     struct bh_seg_state *s = &h->pol.seg;
-    bh__runs_rebuild(h);
+    bh__index_rebuild(h);
     uint32_t epoch = s->clock - s->epoch_start;
     if (s->early) {
         /* an early collection that leaves exactly what the last one left: the program cycles
@@ -291,7 +333,6 @@ static void seg_swept(bh_heap *h)
     s->epoch_start = s->clock;
     s->next_sample = s->clock;
     s->survivors = h->used_blocks;
-    find_wilderness(h);
     s->wild_len = s->wild_hi - s->wild_lo;
 }
 
@@ -344,7 +385,7 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
 static bool seg_check(const bh_heap *h)
 {
     const struct bh_seg_state *s = &h->pol.seg;
-    if (!bh__runs_check(h))
+    if (!(lists(h) ? bh__lists_check(h) : bh__runs_check(h)))
         return false;
     if (s->wild_lo > s->wild_hi || s->wild_hi > h->pool_blocks || s->wild_len > h->pool_blocks ||
         s->survivors > h->pool_blocks)
@@ -380,5 +421,9 @@ const struct bh_placement bh__placement_firstfit_gc = {
 };
 const struct bh_placement bh__placement_adaptive = {
     "adaptive", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check,
+    seg_collect_first, true, seg_size_class,
+};
+const struct bh_placement bh__placement_adaptive_o1 = {
+    "adaptive_o1", seg_reset, seg_find, seg_allocated, seg_grown, seg_released, seg_swept, seg_check,
     seg_collect_first, true, seg_size_class,
 };

@@ -34,7 +34,7 @@
  * balanced. A host that writes into a freed object can corrupt the tree (as with any allocator that
  * keeps its free lists in free memory); check() detects that, no access leaves the pool and no
  * write lands in an object whatever the words say, and the allocation never claims a run the
- * table does not say is free: it rebuilds the tree from the table instead (bh__runs_verified). */
+ * table does not say is free: it rebuilds the tree from the table instead (bh__index_verified). */
 #include "heap.h"
 
 enum { F_LEFT = 0, F_RIGHT = 1, F_LEN = 2, F_AUX = 3 };
@@ -228,7 +228,7 @@ static void fix_path(bh_heap *h, const tree_path *p, uint32_t sub, uint32_t old_
         put(at, F_AUX, sub_aux);
         sub = node;
     }
-    h->pol.seg.run_root = sub;
+    h->pol.seg.index.run_root = sub;
 }
 
 /* The path from the root to the node `key` (excluded), or to where key would hang if it is not a
@@ -237,7 +237,7 @@ static void path_to(const bh_heap *h, uint32_t key, tree_path *p)
 {
     p->depth = 0;
     p->relink_from = RUN_TREE_MAX_HEIGHT;
-    for (uint32_t x = h->pol.seg.run_root; x != key && x != NIL && p->depth < RUN_TREE_MAX_HEIGHT;) {
+    for (uint32_t x = h->pol.seg.index.run_root; x != key && x != NIL && p->depth < RUN_TREE_MAX_HEIGHT;) {
         unsigned side = key > x ? F_RIGHT : F_LEFT;
         push(p, x, side);
         x = word(h, x, side);
@@ -333,24 +333,11 @@ static void move_run(bh_heap *h, const tree_path *p, uint32_t from, uint32_t to,
 
 /* ---- what the policies call */
 
-bool bh__runs_verified(bh_heap *h, size_t block, size_t nblocks)
-{
-    if (block + nblocks <= h->pool_blocks) {
-        size_t b = block;
-        while (b < block + nblocks && bh__kind(h, b) == BH_AT_FREE)
-            b++;
-        if (b == block + nblocks)
-            return true;
-    }
-    bh__runs_rebuild(h); /* the tree named blocks in use: a host wrote into a freed object */
-    return false;
-}
-
 /* Of the runs of at least nblocks, the one nearest the `end` of the heap: F_LEFT the lowest, F_RIGHT
  * the highest. Descends toward that end while the subtree there has a run long enough. */
 static uint32_t nearest_fit(const bh_heap *h, size_t nblocks, unsigned end)
 {
-    uint32_t x = h->pol.seg.run_root;
+    uint32_t x = h->pol.seg.index.run_root;
     if (longest(h, x) < nblocks)
         return NIL;
     for (unsigned steps = 0; steps < RUN_TREE_MAX_HEIGHT; steps++) {
@@ -379,7 +366,7 @@ size_t bh__runs_highest_fit(const bh_heap *h, size_t nblocks)
 
 size_t bh__runs_largest(const bh_heap *h)
 {
-    return longest(h, h->pol.seg.run_root);
+    return longest(h, h->pol.seg.index.run_root);
 }
 
 void bh__runs_take(bh_heap *h, size_t block, size_t nblocks)
@@ -493,7 +480,7 @@ void bh__runs_rebuild(bh_heap *h)
         }
     }
     h->pol.seg.runs = (uint32_t)runs;
-    h->pol.seg.run_root = build(h, &first, runs);
+    h->pol.seg.index.run_root = build(h, &first, runs);
 }
 
 /* ---- the self-check */
@@ -538,7 +525,7 @@ static int check_subtree(const bh_heap *h, uint32_t node, size_t lo, size_t hi, 
 bool bh__runs_check(const bh_heap *h)
 {
     check_state c = {0, 0};
-    if (check_subtree(h, h->pol.seg.run_root, 0, h->pool_blocks, 0, &c) < 0)
+    if (check_subtree(h, h->pol.seg.index.run_root, 0, h->pool_blocks, 0, &c) < 0)
         return false;
     /* every node is a distinct maximal free run; covering every free block, they are all of them */
     return c.runs == h->pol.seg.runs && c.free_blocks == h->pool_blocks - h->used_blocks;

@@ -18,6 +18,7 @@ static const struct {
     {"lifetime", BH_POLICY_LIFETIME},
     {"firstfit_gc", BH_POLICY_FIRSTFIT_GC},
     {"adaptive", BH_POLICY_ADAPTIVE},
+    {"adaptive_o1", BH_POLICY_ADAPTIVE_O1},
 };
 #define NPOLICIES (sizeof policy_names / sizeof policy_names[0])
 

@@ -679,7 +679,7 @@ static void hm_op_alloc(hm *m)
     size_t nblocks = hm_blocks_for(m, bytes);
     /* adaptive may give a large object of a site its size class (the site's learned state is the
      * heap's: either size is right, nothing else) */
-    if (m->prm.policy == BH_POLICY_ADAPTIVE && site != 0 && hm_size_class(nblocks) != nblocks &&
+    if ((m->prm.policy == BH_POLICY_ADAPTIVE || m->prm.policy == BH_POLICY_ADAPTIVE_O1) && site != 0 && hm_size_class(nblocks) != nblocks &&
         bh_size(&m->h, p) == hm_size_class(nblocks) * m->h.block_bytes)
         nblocks = hm_size_class(nblocks);
     size_t block = hm_block_of(m, p);
@@ -1030,7 +1030,7 @@ static inline void hm_walk(const hm_params *prm, uint64_t seed, size_t ops, hm_s
     if (st)
         memset(st, 0, sizeof *st);
     size_t block_bytes = prm->block_bytes ? prm->block_bytes : 4 * sizeof(void *);
-    bool indexed = prm->policy >= BH_POLICY_LIFETIME && prm->policy <= BH_POLICY_ADAPTIVE;
+    bool indexed = prm->policy >= BH_POLICY_LIFETIME && prm->policy <= BH_POLICY_ADAPTIVE_O1;
     if (!hm_init(m, prm, src) && indexed && block_bytes < 16) {
         free(m); /* documented: the free-run tree needs 16-byte blocks (8-byte ones on 32-bit) */
         return;

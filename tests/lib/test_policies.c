@@ -197,8 +197,8 @@ static size_t collections_making_garbage(bh_policy policy, unsigned kept_percent
 static void test_trigger_collects_more_under_pressure(void **state)
 {
     (void)state;
-    static const bh_policy triggers[] = {BH_POLICY_FIRSTFIT_GC, BH_POLICY_ADAPTIVE};
-    for (unsigned k = 0; k < 2; k++) {
+    static const bh_policy triggers[] = {BH_POLICY_FIRSTFIT_GC, BH_POLICY_ADAPTIVE, BH_POLICY_ADAPTIVE_O1};
+    for (unsigned k = 0; k < 3; k++) {
         size_t expected, unused;
         /* 70% kept: a collection every max(kept / 64, wilderness / 16) blocks */
         size_t pressed = collections_making_garbage(triggers[k], 70, &expected);
@@ -412,7 +412,7 @@ static void test_run_tree_places_as_the_table_says(void **state)
     }
 }
 
-/* The tree's nodes are 16 bytes: with 8-byte blocks (two words on a 32-bit host) the indexed
+/* The tree's and the lists' nodes are 16 bytes: with 8-byte blocks (two words on a 32-bit host) the indexed
  * policies are refused, the others are not. */
 static void test_run_tree_needs_16_byte_blocks(void **state)
 {
@@ -425,19 +425,20 @@ static void test_run_tree_needs_16_byte_blocks(void **state)
     c.block_bytes = 2 * sizeof(void *);
     for (int p = 0; p < BH_POLICY_COUNT; p++) {
         c.policy = (bh_policy)p;
-        bool indexed = p >= BH_POLICY_LIFETIME && p <= BH_POLICY_ADAPTIVE;
+        bool indexed = p >= BH_POLICY_LIFETIME && p <= BH_POLICY_ADAPTIVE_O1;
         assert_int_equal(bh_init(&h, arena, 4096, &c), !(indexed && c.block_bytes < 16));
     }
     free(arena);
 }
 
-/* A host that writes into freed objects corrupts the tree the free blocks hold. bh_check says so;
+/* A host that writes into freed objects corrupts the tree (or adaptive_o1's lists) the free blocks
+ * hold. bh_check says so;
  * no allocation ever returns blocks in use (the live objects keep their bytes), nothing reads or
  * writes outside the pool (ASan), and a collection rebuilds the tree from the table. */
 static void test_run_tree_survives_writes_into_freed_objects(void **state)
 {
     (void)state;
-    for (int p = BH_POLICY_LIFETIME; p <= BH_POLICY_ADAPTIVE; p++) {
+    for (int p = BH_POLICY_LIFETIME; p <= BH_POLICY_ADAPTIVE_O1; p++) {
         test_heap *t = manual_heap((bh_policy)p, 8192);
         enum { N = 40 };
         uint8_t *live[N];
@@ -490,6 +491,123 @@ static void test_run_tree_survives_writes_into_freed_objects(void **state)
     }
 }
 
+/* ---- adaptive_o1's free-run lists (src/runlists.c) against the table, searched by brute force */
+
+/* The documented size class of a run of len blocks: 1..3 their own, then four per power of two. */
+static unsigned list_class(size_t len)
+{
+    if (len < 4)
+        return (unsigned)len;
+    unsigned top = 0;
+    while ((len >> (top + 1)) != 0)
+        top++;
+    return 4 * (top - 1) + (unsigned)((len >> (top - 2)) & 3);
+}
+
+typedef struct run_list {
+    size_t n, start[512], len[512];
+} run_list;
+
+static bool list_run(void *ctx, size_t block, size_t nblocks, bool is_free, const void *obj)
+{
+    (void)obj;
+    run_list *l = ctx;
+    if (is_free && l->n < 512) {
+        l->start[l->n] = block;
+        l->len[l->n++] = nblocks;
+    }
+    return true;
+}
+
+/* Every allocation takes a run of the smallest non-empty class whose every run holds it, leaving
+ * the wilderness out; else the wilderness (its bottom, or its top for BH_LONG_LIVED); else a run of
+ * the request's own class long enough; else fails, with a failure record that agrees with the
+ * table. Through frees, shrinks, growths, moves and collections; bh_largest_free agrees too. */
+static void test_lists_place_as_the_table_says(void **state)
+{
+    (void)state;
+    test_heap *t = manual_heap(BH_POLICY_ADAPTIVE_O1, 6144);
+    void *live[48] = {0};
+    uint64_t r = 4242;
+    size_t by_class = 0, from_wild = 0, own_class = 0, failed = 0;
+    for (int op = 0; op < 30000; op++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned k = (unsigned)(r >> 33) % 48;
+        size_t bytes = 1 + (size_t)(r >> 45) % ((r >> 40) % 8 == 0 ? 1200 : 96);
+        unsigned what = (unsigned)(r >> 20) % 101;
+        if (what == 0) {
+            t->nroots = 0;
+            for (int i = 0; i < 48; i++)
+                if (live[i] && i % 3 != 0)
+                    th_root(t, live[i]);
+                else
+                    live[i] = NULL; /* a third of them die */
+            th_collect(t, &t->h);
+        } else if (live[k] && what < 40) {
+            bh_free(&t->h, live[k]);
+            live[k] = NULL;
+        } else if (live[k] && what < 60) {
+            void *q = bh_realloc(&t->h, live[k], bytes, true);
+            if (q)
+                live[k] = q;
+        } else if (!live[k]) {
+            size_t nb = (bytes + 15) / 16;
+            unsigned flags = (r >> 50) % 3 == 0 ? BH_LONG_LIVED : 0;
+            run_list l = {0};
+            bh_walk(&t->h, list_run, &l);
+            size_t wlo = t->h.pol.seg.wild_lo, whi = t->h.pol.seg.wild_hi;
+            size_t largest = 0, free_blocks = 0;
+            bool wild_is_a_run = wlo == whi;
+            unsigned want = list_class(nb) + (nb >= 4 && list_class(nb) == list_class(nb - 1)), best = 1000;
+            for (size_t i = 0; i < l.n; i++) {
+                largest = l.len[i] > largest ? l.len[i] : largest;
+                free_blocks += l.len[i];
+                if (l.start[i] == wlo && l.len[i] == whi - wlo) {
+                    wild_is_a_run = true;
+                    continue;
+                }
+                unsigned c = list_class(l.len[i]);
+                if (c >= want && c < best)
+                    best = c;
+            }
+            assert_true(wild_is_a_run); /* the wilderness is a maximal free run, or empty */
+            assert_int_equal(bh_largest_free(&t->h), largest * 16);
+            live[k] = bh_alloc(&t->h, bytes, flags);
+            if (!live[k]) {
+                bh_failure fl;
+                bh_last_failure(&t->h, &fl);
+                assert_int_equal(fl.largest_free_blocks, largest);
+                assert_int_equal(fl.free_blocks, free_blocks);
+                assert_true(largest < nb); /* it fails only if nothing fits */
+                failed++;
+                continue;
+            }
+            size_t at = th_block(t, live[k]), run = (size_t)-1;
+            for (size_t i = 0; i < l.n; i++)
+                if (at >= l.start[i] && at < l.start[i] + l.len[i])
+                    run = i;
+            assert_true(run != (size_t)-1);
+            size_t rs = l.start[run], rl = l.len[run];
+            assert_int_equal(at, flags ? rs + rl - nb : rs); /* its bottom, or its top end */
+            if (best < 1000) {
+                assert_true(rs != wlo || wlo == whi);
+                assert_int_equal(list_class(rl), best);
+                by_class++;
+            } else if (whi - wlo >= nb) {
+                assert_int_equal(rs, wlo);
+                from_wild++;
+            } else {
+                assert_int_equal(list_class(rl), list_class(nb));
+                own_class++;
+            }
+        }
+        assert_true(bh_check(&t->h));
+    }
+    /* every rule was exercised */
+    assert_true(by_class > 3000 && from_wild > 100 && own_class > 0 && failed > 10);
+    th_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_run_tree_places_as_the_table_says),
         cmocka_unit_test(test_run_tree_needs_16_byte_blocks),
         cmocka_unit_test(test_run_tree_survives_writes_into_freed_objects),
+        cmocka_unit_test(test_lists_place_as_the_table_says),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
