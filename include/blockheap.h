@@ -24,12 +24,18 @@
  * gap byte and the rounding of A. Nothing else is stored per block or per object: the lifetime hint
  * and the site token are consumed by placement when the object is placed, not recorded. The control
  * structure `bh_heap` is fixed-size (see sizeof(bh_heap)) and may be static. Of it, the placement
- * policies' state is a union (`pol`): 1 word for bestfit; for lifetime, firstfit_gc and adaptive
- * 496 bytes on 32-bit, 520 on 64-bit (5 words, 6 counters, BH_SEG_SAMPLES 12-byte samples, the
- * BH_SEG_SITES-byte site table, 4 bytes), the same for any heap size. Their free-run tree costs
+ * policies' state is a union (`pol`), as large as its largest member: 1 word for bestfit; for
+ * lifetime, firstfit_gc, adaptive and adaptive_o1 908 bytes on 32-bit, 936 on 64-bit (5 words, 5
+ * counters, BH_SEG_SAMPLES 12-byte samples, the BH_SEG_SITES-byte site table, 4 bytes, and the
+ * index's root: one word for the tree, BH_LIST_CLASSES + BH_LIST_WORDS words for adaptive_o1's
+ * lists, 416 bytes), the same for any heap size. sizeof(bh_heap) is 1,340 bytes on 32-bit and
+ * 1,776 on 64-bit with the default BH_LIST_CLASSES (100, for pools of up to 2^26 blocks); a port
+ * whose pool is smaller may define it smaller (4 (log2 n) - 4 classes are enough for n pool
+ * blocks: 60 for 2^16 blocks, 256 bytes less). The free-run index costs
  * no arena space at all: its nodes live in the free blocks themselves (16 bytes in the first block
- * of every free run), which is why those three policies need blocks of at least 16 bytes and at
- * fewer than 2^26 pool blocks (bh_init refuses them otherwise).
+ * of every free run, and adaptive_o1's boundary tag, 4 bytes in its last), which is why those four
+ * policies need blocks of at least 16 bytes and fewer than 2^26 pool blocks (bh_init refuses them
+ * otherwise).
  *
  * ------------------------------------------------------------------------------------------------
  * COMPLEXITY (n = pool blocks, k = blocks of the object, m = blocks of marked objects)
@@ -40,17 +46,23 @@
  *                      firstfit_gc, adaptive: O(log r) (r = free runs <= n / 2: a descent of the
  *                      free-run tree, an AVL tree, so at most 1.44 log2(r) + 2 nodes, and one
  *                      root-to-node update), + O(BH_SEG_SAMPLES) when sampling, + O(k);
- *                      adaptive and firstfit_gc may collect early (see bh_policy).
- *   bh_free            O(k); lifetime, firstfit_gc, adaptive: + O(log r + BH_SEG_SAMPLES)
- *   bh_realloc         O(k + growth) in place (+ O(log r) with the tree); O(alloc + k) when it
- *                      moves
+ *                      adaptive_o1: O(1) (a bitmap search, unlinking a run and linking what is
+ *                      left), except when no size class above the request's and not the
+ *                      wilderness holds it: then O(runs of the request's class), + O(k) and the
+ *                      sampling; adaptive, adaptive_o1 and firstfit_gc may collect early (see
+ *                      bh_policy).
+ *   bh_free            O(k); lifetime, firstfit_gc, adaptive: + O(log r + BH_SEG_SAMPLES);
+ *                      adaptive_o1: + O(1 + BH_SEG_SAMPLES)
+ *   bh_realloc         O(k + growth) in place (+ O(log r) with the tree, O(1) with the lists);
+ *                      O(alloc + k) when it moves
  *   bh_size            O(k)
  *   collection         mark O(roots + m * B / word); sweep O(n); each mark-stack overflow adds a
- *                      rescan O(n + m * B / word); lifetime, firstfit_gc, adaptive: + O(n / 4 + r)
- *                      to rebuild the free-run tree (one pass over the ATB bytes) +
- *                      O(BH_SEG_SAMPLES)
- *   bh_largest_free    O(1) with the tree (lifetime, firstfit_gc, adaptive), else O(n)
- *   a failed allocation's record (bh_last_failure)   O(1) with the tree, else O(n)
+ *                      rescan O(n + m * B / word); lifetime, firstfit_gc, adaptive, adaptive_o1:
+ *                      + O(n / 4 + r) to rebuild the free-run index (one pass over the ATB
+ *                      bytes) + O(BH_SEG_SAMPLES)
+ *   bh_largest_free    O(1) with the tree (lifetime, firstfit_gc, adaptive); adaptive_o1: O(runs
+ *                      of the highest non-empty size class); else O(n)
+ *   a failed allocation's record (bh_last_failure)   as bh_largest_free
  *   bh_info, bh_free_runs, bh_check, bh_dump_map   O(n)
  *
  * ------------------------------------------------------------------------------------------------
@@ -188,9 +200,28 @@ typedef enum bh_policy {
      * and a moving bh_realloc keeps the object on its side: from above the wilderness to the top
      * end of the highest run that fits. Costs otherwise as BH_POLICY_LIFETIME. */
     BH_POLICY_ADAPTIVE,
-    /* BH_POLICY_ADAPTIVE (its learning, its collection timing, its size classes) with placement in
-     * bounded time: good fit from segregated free lists instead of first fit from the tree.
-     * TODO doc */
+    /* BH_POLICY_ADAPTIVE (its learning, its collection timing, its size classes, its moving
+     * realloc rule) with placement in bounded time (src/runlists.c): good fit from segregated free
+     * lists, as in TLSF, instead of first fit from the tree. Every maximal free run but the
+     * wilderness (the largest run the last collection left, which frees next to it extend) is on
+     * the list of its size class: 1, 2 and 3 blocks, then four classes per power of two. A
+     * request of k blocks takes the first run of the smallest non-empty class whose every run
+     * holds k (found in a bitmap of BH_LIST_CLASSES bits): its bottom end, or its top end if
+     * predicted long-lived. Only when no such class has a run does it take the wilderness, from
+     * the bottom (top if long-lived); only when the wilderness is too small, a run of k's own
+     * class that holds k (a scan of that class's list: the one step that is not O(1), just
+     * before the heap would collect or fail). So holes are refilled by good fit before the used
+     * area grows, and the wilderness splits by predicted lifetime as in adaptive.
+     * On the shared traces it needs about as much heap as adaptive (geomean 1.047 the peak of
+     * live data both; better on some programs, worse on others: docs/placement.md), and no
+     * program more than micropython.
+     * Costs: allocation O(1) as above, + O(k), + O(BH_SEG_SAMPLES) when sampling; bh_free O(k +
+     * BH_SEG_SAMPLES) (a free merges with its free neighbours through their nodes and boundary
+     * tags: each run's first block keeps its list links and length, its last block its first
+     * block's number); a collection + O(n / 4 + r) to rebuild the lists; bh_largest_free
+     * O(runs of the highest non-empty class). Same block-size and pool limits as
+     * BH_POLICY_LIFETIME, and a pool whose size class is below BH_LIST_CLASSES. State:
+     * sizeof(struct bh_seg_state), shared with the other segregating policies. */
     BH_POLICY_ADAPTIVE_O1,
     BH_POLICY_COUNT
 } bh_policy;
@@ -270,7 +301,9 @@ typedef struct bh_failure {
 #define BH_MARK_STACK_DEFAULT 64
 #define BH_SEG_SAMPLES 16 /* sampled objects per collection epoch (lifetime learning) */
 #define BH_SEG_SITES 256  /* site-table entries (one byte each), a power of two */
+#ifndef BH_LIST_CLASSES
 #define BH_LIST_CLASSES 100 /* adaptive_o1's size classes: 4 per power of two up to 2^26 blocks */
+#endif
 #define BH_LIST_WORDS ((BH_LIST_CLASSES + 31) / 32)
 
 struct bh_heap {

@@ -96,6 +96,8 @@ bool bh_init(bh_heap *h, void *arena, size_t arena_bytes, const bh_config *cfg)
     h->place = bh__placement(h->cfg.policy);
     if (h->place->indexed && (b < RUN_TREE_MIN_BLOCK_BYTES || h->pool_blocks > RUN_TREE_MAX_BLOCKS))
         return false; /* the free-run tree needs 16-byte nodes and 26-bit run lengths */
+    if (h->cfg.policy == BH_POLICY_ADAPTIVE_O1 && !bh__lists_cover(h->pool_blocks))
+        return false; /* a port built with fewer BH_LIST_CLASSES than its pool needs */
     h->place->reset(h);
     return true;
 }

@@ -152,6 +152,7 @@ void bh__lists_give(bh_heap *h, size_t block, size_t nblocks);
 size_t bh__lists_largest(const bh_heap *h);
 void bh__lists_rebuild(bh_heap *h); /* and sets the wilderness: the largest run */
 bool bh__lists_check(const bh_heap *h);
+bool bh__lists_cover(size_t pool_blocks); /* a run of every length up to pool_blocks has a class */
 /* The index of an indexed policy (tree or lists; place_segregated.c). */
 size_t bh__index_largest(const bh_heap *h);
 void bh__index_rebuild(bh_heap *h);

@@ -153,7 +153,12 @@ static uint32_t start_of_run_ending(const bh_heap *h, uint32_t last)
     return start;
 }
 
-/* ---- what place_segregated.c calls */
+/* ---- what place_segregated.c and bh_init call */
+
+bool bh__lists_cover(size_t pool_blocks)
+{
+    return pool_blocks <= RUN_TREE_MAX_BLOCKS && class_of((uint32_t)pool_blocks) < BH_LIST_CLASSES;
+}
 
 size_t bh__lists_find(const bh_heap *h, size_t nblocks, bool from_top)
 {
