@@ -139,15 +139,17 @@ static void link_span(bh_heap *h, uint32_t start, uint32_t end)
         link_run(h, start, end - start);
 }
 
-/* The first block of the free run whose last block is `last` (from its boundary tag), if the table
- * agrees; else by walking the table down. */
-static uint32_t start_of_run_ending(const bh_heap *h, uint32_t last)
+/* The first block of a free run from its boundary tag, in block tag_at (the run's last block), if
+ * the table agrees; else by walking the table down from block `below`, free and in the run (a
+ * corrupted tag; or tag_at is not the run's last block, which only the middle of a run, taken by no
+ * policy, gives). */
+static uint32_t run_start(const bh_heap *h, uint32_t tag_at, uint32_t below)
 {
-    uint32_t start = word(h, last, L_START);
-    if (start <= last && (start == 0 || bh__kind(h, start - 1u) != BH_AT_FREE) &&
+    uint32_t start = word(h, tag_at, L_START);
+    if (start <= below && (start == 0 || bh__kind(h, start - 1u) != BH_AT_FREE) &&
         bh__kind(h, start) == BH_AT_FREE)
-        return start; /* (the tag's run is free at both ends; check() verifies the rest) */
-    start = last;
+        return start; /* (the tag's run is free at its start; the caller checks its length) */
+    start = below;
     while (start > 0 && bh__kind(h, start - 1u) == BH_AT_FREE)
         start--;
     return start;
@@ -202,7 +204,9 @@ void bh__lists_take(bh_heap *h, size_t block, size_t nblocks)
     }
     /* the run the blocks came from: they start it (first fit's side, or a growth in place), end
      * it (the top end, for a long-lived object), or lie inside it (no policy does that) */
-    uint32_t start = b == 0 || bh__kind(h, b - 1u) != BH_AT_FREE ? b : start_of_run_ending(h, b - 1u);
+    uint32_t start = b;
+    if (b > 0 && bh__kind(h, b - 1u) == BH_AT_FREE) /* the top end: the tag is in the run's last block */
+        start = run_start(h, e == h->pool_blocks || bh__kind(h, e) != BH_AT_FREE ? e - 1u : b - 1u, b - 1u);
     uint32_t len = word(h, start, L_LEN), end = start + len;
     if (len == 0 || end < e || end > h->pool_blocks ||
         (end < h->pool_blocks && bh__kind(h, end) == BH_AT_FREE) || !unlink_run(h, start, len)) {
@@ -225,8 +229,9 @@ void bh__lists_give(bh_heap *h, size_t block, size_t nblocks)
         if (wild && s->wild_hi == block) {
             start = (uint32_t)s->wild_lo; /* (the wilderness keeps no node nor tag) */
         } else {
-            start = start_of_run_ending(h, (uint32_t)block - 1u);
-            listed = unlink_run(h, start, (uint32_t)block - start);
+            start = run_start(h, (uint32_t)block - 1u, (uint32_t)block - 1u);
+            listed = word(h, start, L_LEN) == (uint32_t)block - start &&
+                     unlink_run(h, start, (uint32_t)block - start);
         }
     }
     if (free_above && listed) {
