@@ -212,9 +212,9 @@ typedef enum bh_policy {
      * class that holds k (a scan of that class's list: the one step that is not O(1), just
      * before the heap would collect or fail). So holes are refilled by good fit before the used
      * area grows, and the wilderness splits by predicted lifetime as in adaptive.
-     * On the shared traces it needs about as much heap as adaptive (geomean 1.047 the peak of
-     * live data both; better on some programs, worse on others: docs/placement.md), and no
-     * program more than micropython.
+     * On the shared traces it needs about as much heap as adaptive (1.048 the peak of live data
+     * on average against 1.047; better on some programs, worse on others: docs/placement.md), and
+     * no program more than under micropython.
      * Costs: allocation O(1) as above, + O(k), + O(BH_SEG_SAMPLES) when sampling; bh_free O(k +
      * BH_SEG_SAMPLES) (a free merges with its free neighbours through their nodes and boundary
      * tags: each run's first block keeps its list links and length, its last block its first

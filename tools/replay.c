@@ -271,7 +271,7 @@ bool bh_replay(bh_replayer *rp, const bh_trace *t, const bh_replay_config *cfg, 
     bh_heap *h = &rp->heap;
     if (!bh_init(h, rp->arena, cfg->heap_bytes, &hc)) {
         res->error = "bh_init refused the arena (too small; a bad block size for this machine; or, for "
-                     "lifetime, firstfit_gc and adaptive, blocks under 16 bytes or 2^26 blocks or more)";
+                     "lifetime, firstfit_gc, adaptive and adaptive_o1, blocks under 16 bytes or 2^26 blocks or more)";
         return false;
     }
     res->ran = true;
