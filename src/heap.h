@@ -167,6 +167,8 @@ extern const struct bh_placement bh__placement_adaptive;     /* place_segregated
 extern const struct bh_placement bh__placement_adaptive_o1;  /* place_segregated.c */
 
 /* ---- shared between files */
+typedef void (*bh__run_fn)(bh_heap *h, void *ctx, size_t start, size_t nblocks);
+void bh__each_free_run(bh_heap *h, bh__run_fn fn, void *ctx); /* maximal free runs, in order: O(n/4 + r) */
 void bh__misuse(bh_heap *h, bh_misuse what, const void *ptr);
 /* The head block p names, or BH_NO_BLOCK after reporting the misuse. */
 size_t bh__head_of(bh_heap *h, const void *p);

@@ -276,6 +276,21 @@ size_t bh__lists_largest(const bh_heap *h)
     return largest;
 }
 
+/* Every run on its list as the pass over the ATB finds it, but the largest so far (the lowest of
+ * equals), which is the wilderness until a larger one comes and it goes on its list. */
+static void list_or_wild(bh_heap *h, void *ctx, size_t start, size_t len)
+{
+    (void)ctx;
+    struct bh_seg_state *s = &h->pol.seg;
+    if (len > s->wild_hi - s->wild_lo) {
+        link_span(h, (uint32_t)s->wild_lo, (uint32_t)s->wild_hi);
+        s->wild_lo = start;
+        s->wild_hi = start + len;
+    } else {
+        link_run(h, (uint32_t)start, (uint32_t)len);
+    }
+}
+
 void bh__lists_rebuild(bh_heap *h)
 {
     struct bh_seg_state *s = &h->pol.seg;
@@ -283,37 +298,8 @@ void bh__lists_rebuild(bh_heap *h)
         s->index.lists.head[c] = NIL;
     memset(s->index.lists.nonempty, 0, sizeof s->index.lists.nonempty);
     s->runs = 0;
-    /* one pass over the ATB: every maximal run on its list; the largest (the lowest of equals)
-     * becomes the wilderness, the run before it going on its list when a larger one appears */
-    size_t wild_lo = 0, wild_hi = 0, start = 0, len = 0;
-    for (size_t i = 0; i <= h->atb_bytes; i++) {
-        unsigned byte = i < h->atb_bytes ? h->atb[i] : 0x55u; /* the end closes the last run */
-        if (byte == 0) {
-            if (len == 0)
-                start = i * BH_BLOCKS_PER_ATB;
-            len += BH_BLOCKS_PER_ATB;
-            continue;
-        }
-        for (unsigned j = 0; j < BH_BLOCKS_PER_ATB; j++, byte >>= 2) {
-            if ((byte & 3u) == BH_AT_FREE) {
-                if (len++ == 0)
-                    start = i * BH_BLOCKS_PER_ATB + j;
-                continue;
-            }
-            if (len == 0)
-                continue;
-            if (len > wild_hi - wild_lo) {
-                link_span(h, (uint32_t)wild_lo, (uint32_t)wild_hi);
-                wild_lo = start;
-                wild_hi = start + len;
-            } else {
-                link_run(h, (uint32_t)start, (uint32_t)len);
-            }
-            len = 0;
-        }
-    }
-    s->wild_lo = wild_lo;
-    s->wild_hi = wild_hi;
+    s->wild_lo = s->wild_hi = 0;
+    bh__each_free_run(h, list_or_wild, NULL);
 }
 
 bool bh__lists_check(const bh_heap *h)

@@ -445,42 +445,32 @@ static uint32_t build(bh_heap *h, uint32_t *list, size_t count)
     return node;
 }
 
+/* The runs found by the pass over the ATB, in address order, each pointing to the next. */
+typedef struct run_chain {
+    uint32_t first, last;
+    size_t runs;
+} run_chain;
+
+static void chain_run(bh_heap *h, void *ctx, size_t start, size_t len)
+{
+    run_chain *c = ctx;
+    uint32_t node = (uint32_t)start;
+    set_word(h, node, F_LEN, (uint32_t)len);
+    set_word(h, node, F_RIGHT, NIL);
+    if (c->last == NIL)
+        c->first = node;
+    else
+        set_word(h, c->last, F_RIGHT, node);
+    c->last = node;
+    c->runs++;
+}
+
 void bh__runs_rebuild(bh_heap *h)
 {
-    /* one pass over the ATB: the runs in address order, each pointing to the next */
-    uint32_t first = NIL, last = NIL;
-    size_t runs = 0, start = 0, len = 0;
-    for (size_t i = 0; i <= h->atb_bytes; i++) {
-        /* the gap byte after the table reads as four free blocks; the end closes the last run */
-        unsigned byte = i < h->atb_bytes ? h->atb[i] : 0x55u;
-        if (byte == 0) {
-            if (len == 0)
-                start = i * BH_BLOCKS_PER_ATB;
-            len += BH_BLOCKS_PER_ATB;
-            continue;
-        }
-        for (unsigned j = 0; j < BH_BLOCKS_PER_ATB; j++, byte >>= 2) {
-            if ((byte & 3u) == BH_AT_FREE) {
-                if (len++ == 0)
-                    start = i * BH_BLOCKS_PER_ATB + j;
-                continue;
-            }
-            if (len == 0)
-                continue;
-            uint32_t node = (uint32_t)start;
-            set_word(h, node, F_LEN, (uint32_t)len);
-            set_word(h, node, F_RIGHT, NIL);
-            if (last == NIL)
-                first = node;
-            else
-                set_word(h, last, F_RIGHT, node);
-            last = node;
-            runs++;
-            len = 0;
-        }
-    }
-    h->pol.seg.runs = (uint32_t)runs;
-    h->pol.seg.index.run_root = build(h, &first, runs);
+    run_chain c = {NIL, NIL, 0};
+    bh__each_free_run(h, chain_run, &c);
+    h->pol.seg.runs = (uint32_t)c.runs;
+    h->pol.seg.index.run_root = build(h, &c.first, c.runs);
 }
 
 /* ---- the self-check */

@@ -316,7 +316,48 @@ static void test_adaptive_learns_later_in_a_full_heap(void **state)
     assert_int_equal(learning_collections(90), 0); /* wilderness 10% */
 }
 
-/* ---- the free-run tree (src/runtree.c) against the allocation table, searched by brute force */
+/* ---- the indexed policies' placement against the allocation table, searched by brute force */
+
+/* One step of a random churn over CHURN_SLOTS objects, shared by the placement tests: 1 time in
+ * 101 a collection that keeps two thirds of the live objects, else on a random slot: a free (39 in
+ * 101) or a realloc (20 in 101) if it holds an object, an allocation if not. The step makes the
+ * collection and the free itself; it leaves the realloc and the allocation (c->what) to the caller,
+ * of c->bytes bytes, and returns the slot. */
+enum { CHURN_SLOTS = 48, CHURN_DONE = 0, CHURN_REALLOC = 1, CHURN_ALLOC = 2 };
+typedef struct churn {
+    uint64_t r; /* the generator's state; its high bits draw the caller's choices too */
+    size_t bytes;
+    unsigned what, unused;
+} churn;
+
+static unsigned churn_step(test_heap *t, void **live, churn *c)
+{
+    c->r = c->r * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t r = c->r;
+    unsigned k = (unsigned)(r >> 33) % CHURN_SLOTS;
+    c->bytes = 1 + (size_t)(r >> 45) % ((r >> 40) % 8 == 0 ? 1200 : 96);
+    unsigned what = (unsigned)(r >> 20) % 101;
+    c->what = CHURN_DONE;
+    if (what == 0) {
+        t->nroots = 0;
+        for (int i = 0; i < CHURN_SLOTS; i++)
+            if (live[i] && i % 3 != 0)
+                th_root(t, live[i]);
+            else
+                live[i] = NULL; /* a third of them die */
+        th_collect(t, &t->h);
+    } else if (live[k] && what < 40) {
+        bh_free(&t->h, live[k]);
+        live[k] = NULL;
+    } else if (live[k] && what < 60) {
+        c->what = CHURN_REALLOC;
+    } else if (!live[k]) {
+        c->what = CHURN_ALLOC;
+    }
+    return k;
+}
+
+/* the free-run tree (src/runtree.c) */
 
 typedef struct fit_search {
     size_t nblocks, lowest, highest, largest, free_blocks;
@@ -354,26 +395,14 @@ static void test_run_tree_places_as_the_table_says(void **state)
     (void)state;
     for (int p = BH_POLICY_LIFETIME; p <= BH_POLICY_ADAPTIVE; p++) {
         test_heap *t = manual_heap((bh_policy)p, 6144);
-        void *live[48] = {0};
-        uint64_t r = 777 + (uint64_t)p;
+        void *live[CHURN_SLOTS] = {0};
+        churn c = {777 + (uint64_t)p, 0, 0, 0};
         size_t placed = 0, failed = 0, in_place = 0;
         for (int op = 0; op < 30000; op++) {
-            r = r * 6364136223846793005ull + 1442695040888963407ull;
-            unsigned k = (unsigned)(r >> 33) % 48;
-            size_t bytes = 1 + (size_t)(r >> 45) % ((r >> 40) % 8 == 0 ? 1200 : 96);
-            unsigned what = (unsigned)(r >> 20) % 101;
-            if (what == 0) {
-                t->nroots = 0;
-                for (int i = 0; i < 48; i++)
-                    if (live[i] && i % 3 != 0)
-                        th_root(t, live[i]);
-                    else
-                        live[i] = NULL; /* a third of them die */
-                th_collect(t, &t->h);
-            } else if (live[k] && what < 40) {
-                bh_free(&t->h, live[k]);
-                live[k] = NULL;
-            } else if (live[k] && what < 60) {
+            unsigned k = churn_step(t, live, &c);
+            size_t bytes = c.bytes;
+            uint64_t r = c.r;
+            if (c.what == CHURN_REALLOC) {
                 size_t before = th_block(t, live[k]);
                 size_t nb = (bytes + 15) / 16;
                 fit_search f = brute_force(&t->h, nb); /* the old object is still in place */
@@ -386,7 +415,7 @@ static void test_run_tree_places_as_the_table_says(void **state)
                     assert_int_equal(th_block(t, q), top ? f.highest : f.lowest); /* moved: first fit */
                 if (q)
                     live[k] = q;
-            } else if (!live[k]) {
+            } else if (c.what == CHURN_ALLOC) {
                 size_t nb = (bytes + 15) / 16;
                 unsigned flags = (r >> 50) % 3 == 0 ? BH_LONG_LIVED : 0;
                 fit_search f = brute_force(&t->h, nb);
@@ -491,7 +520,7 @@ static void test_run_tree_survives_writes_into_freed_objects(void **state)
     }
 }
 
-/* ---- adaptive_o1's free-run lists (src/runlists.c) against the table, searched by brute force */
+/* adaptive_o1's free-run lists (src/runlists.c) */
 
 /* The documented size class of a run of len blocks: 1..3 their own, then four per power of two. */
 static unsigned list_class(size_t len)
@@ -527,32 +556,18 @@ static void test_lists_place_as_the_table_says(void **state)
 {
     (void)state;
     test_heap *t = manual_heap(BH_POLICY_ADAPTIVE_O1, 6144);
-    void *live[48] = {0};
-    uint64_t r = 4242;
+    void *live[CHURN_SLOTS] = {0};
+    churn ch = {4242, 0, 0, 0};
     size_t by_class = 0, from_wild = 0, own_class = 0, failed = 0;
     for (int op = 0; op < 30000; op++) {
-        r = r * 6364136223846793005ull + 1442695040888963407ull;
-        unsigned k = (unsigned)(r >> 33) % 48;
-        size_t bytes = 1 + (size_t)(r >> 45) % ((r >> 40) % 8 == 0 ? 1200 : 96);
-        unsigned what = (unsigned)(r >> 20) % 101;
-        if (what == 0) {
-            t->nroots = 0;
-            for (int i = 0; i < 48; i++)
-                if (live[i] && i % 3 != 0)
-                    th_root(t, live[i]);
-                else
-                    live[i] = NULL; /* a third of them die */
-            th_collect(t, &t->h);
-        } else if (live[k] && what < 40) {
-            bh_free(&t->h, live[k]);
-            live[k] = NULL;
-        } else if (live[k] && what < 60) {
-            void *q = bh_realloc(&t->h, live[k], bytes, true);
+        unsigned k = churn_step(t, live, &ch);
+        if (ch.what == CHURN_REALLOC) {
+            void *q = bh_realloc(&t->h, live[k], ch.bytes, true);
             if (q)
                 live[k] = q;
-        } else if (!live[k]) {
-            size_t nb = (bytes + 15) / 16;
-            unsigned flags = (r >> 50) % 3 == 0 ? BH_LONG_LIVED : 0;
+        } else if (ch.what == CHURN_ALLOC) {
+            size_t bytes = ch.bytes, nb = (bytes + 15) / 16;
+            unsigned flags = (ch.r >> 50) % 3 == 0 ? BH_LONG_LIVED : 0;
             run_list l = {0};
             bh_walk(&t->h, list_run, &l);
             size_t wlo = t->h.pol.seg.wild_lo, whi = t->h.pol.seg.wild_hi;
