@@ -30,8 +30,8 @@
  * index's root: one word for the tree, BH_LIST_CLASSES + BH_LIST_WORDS words for adaptive_o1's
  * lists, 416 bytes), the same for any heap size. sizeof(bh_heap) is 1,340 bytes on 32-bit and
  * 1,776 on 64-bit with the default BH_LIST_CLASSES (100, for pools of up to 2^26 blocks); a port
- * whose pool is smaller may define it smaller (4 (log2 n) - 4 classes are enough for n pool
- * blocks: 60 for 2^16 blocks, 256 bytes less). The free-run index costs
+ * whose pool is smaller may define it smaller (4 k - 4 classes cover pools of fewer than 2^k
+ * blocks: 60 for fewer than 2^16, 168 bytes less). The free-run index costs
  * no arena space at all: its nodes live in the free blocks themselves (16 bytes in the first block
  * of every free run, and adaptive_o1's boundary tag, 4 bytes in its last), which is why those four
  * policies need blocks of at least 16 bytes and fewer than 2^26 pool blocks (bh_init refuses them
