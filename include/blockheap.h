@@ -110,12 +110,15 @@
  * bh_free(NULL) and bh_size(NULL) are no-ops, not misuse.
  * Writing into a freed object (a use after free) is the host's memory error, not a call the heap
  * can refuse. With `micropython` and `bestfit` it changes nothing but the freed bytes. With
- * lifetime, firstfit_gc and adaptive it can corrupt the free-run tree those keep in free blocks;
- * then, by design: bh_check returns false; no access of the tree leaves the pool, and no write of
- * it lands anywhere but in a free block; an allocation never returns blocks the allocation table
- * says are in use (it verifies the run it claims, O(k), and on a mismatch rebuilds the tree from
- * the table, O(n), and searches again); and placement may be wrong, or an allocation fail that
- * would have found room, until that rebuild or the next collection (whose sweep rebuilds the tree).
+ * lifetime, firstfit_gc and adaptive it can corrupt the free-run tree those keep in free blocks,
+ * with adaptive_o1 its free-run lists; then, by design: bh_check returns false; no access of the
+ * index leaves the pool, and no write of it lands anywhere but in a free block; a walk along a
+ * list stops after as many steps as there are runs; an allocation never returns blocks the
+ * allocation table says are in use (it verifies the run it claims, O(k), and on a mismatch
+ * rebuilds the index from the table, O(n), and searches again; a free or an allocation that finds
+ * a neighbour's node or tag disagreeing with the table rebuilds it too); and placement may be
+ * wrong, or an allocation fail that would have found room, until that rebuild or the next
+ * collection (whose sweep rebuilds the index).
  */
 #ifndef BLOCKHEAP_H
 #define BLOCKHEAP_H
@@ -423,7 +426,8 @@ void bh_collect(bh_heap *h);
 
 void bh_info_get(const bh_heap *h, bh_info *info);
 /* Bytes of the largest allocation that would succeed now without a collection. O(1) for the
- * policies with the free-run tree (lifetime, firstfit_gc, adaptive), O(n) for the others. */
+ * policies with the free-run tree (lifetime, firstfit_gc, adaptive), O(runs of the highest
+ * non-empty size class) for adaptive_o1, O(n) for the others. */
 size_t bh_largest_free(const bh_heap *h);
 /* hist[i] = number of maximal free runs of length in [2^i, 2^(i+1)) blocks; the last bucket takes
  * all longer runs. Returns the number of free runs. */
