@@ -17,7 +17,7 @@
 # The last column, hints@AGE, is not a policy but a bound: adaptive given BH_LONG_LIVED from the
 # trace's future for every object that lives AGE allocations or more (`--oracle-hints AGE`; default
 # 500, 0 leaves it out): what the lifetime prediction would give if it were perfect.
-# Takes about 9 minutes on 2 CPUs (546 s for the table in README.md).
+# Takes about 10 minutes on 2 CPUs (602 s for the table in README.md).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${BH_BIN:-$here/build/place/blockheap}"

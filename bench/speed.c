@@ -17,8 +17,8 @@
 #include <time.h>
 
 #include "blockheap.h"
+#include "replay.h" /* the policies' names: the tools' table */
 
-static const char *const policy_names[] = {"micropython", "bestfit", "lifetime", "firstfit_gc", "adaptive", "adaptive_o1"};
 
 static uint64_t rng = 88172645463325252ull;
 static uint32_t next_rand(void)
@@ -206,9 +206,7 @@ int main(int argc, char **argv)
     size_t ops = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 200000;
     static const size_t heap_sizes[] = {16u << 10, 256u << 10, 4u << 20};
     static const double occupancies[] = {0.5, 0.9};
-    size_t npol = sizeof policy_names / sizeof policy_names[0];
-    if (npol > BH_POLICY_COUNT)
-        npol = BH_POLICY_COUNT;
+    size_t npol = bh_policy_count();
     printf("alloc+free pair, ns (single allocation: 99.99th percentile, maximum, ns) [retries]; random sizes, 16-byte blocks, %zu pairs per cell\n", ops);
     printf("%-12s", "allocator");
     for (size_t s = 0; s < 3; s++)
@@ -217,9 +215,10 @@ int main(int argc, char **argv)
     printf("\n");
     const char *only = argc > 2 ? argv[2] : NULL; /* one allocator's row: for profiling */
     for (size_t p = 0; p <= npol; p++) {
-        if (only && strcmp(only, p < npol ? policy_names[p] : "glibc") != 0)
+        const char *name = p < npol ? bh_policy_to_name(bh_policy_at(p)) : "glibc";
+        if (only && strcmp(only, name) != 0)
             continue;
-        printf("%-12s", p < npol ? policy_names[p] : "glibc malloc");
+        printf("%-12s", p < npol ? name : "glibc malloc");
         for (size_t s = 0; s < 3; s++) {
             for (size_t o = 0; o < 2; o++) {
                 allocator a = {NULL};
@@ -230,7 +229,7 @@ int main(int argc, char **argv)
                     bh_config cfg;
                     memset(&cfg, 0, sizeof cfg);
                     cfg.block_bytes = 16;
-                    cfg.policy = (bh_policy)p;
+                    cfg.policy = bh_policy_at(p);
                     arena = aligned_alloc(64, heap_sizes[s]);
                     if (arena)
                         memset(arena, 0xA5, heap_sizes[s]); /* touch every page: no page fault

@@ -327,7 +327,7 @@ enum { CHURN_SLOTS = 48, CHURN_DONE = 0, CHURN_REALLOC = 1, CHURN_ALLOC = 2 };
 typedef struct churn {
     uint64_t r; /* the generator's state; its high bits draw the caller's choices too */
     size_t bytes;
-    unsigned what, unused;
+    unsigned what;
 } churn;
 
 static unsigned churn_step(test_heap *t, void **live, churn *c)
@@ -396,7 +396,7 @@ static void test_run_tree_places_as_the_table_says(void **state)
     for (int p = BH_POLICY_LIFETIME; p <= BH_POLICY_ADAPTIVE; p++) {
         test_heap *t = manual_heap((bh_policy)p, 6144);
         void *live[CHURN_SLOTS] = {0};
-        churn c = {777 + (uint64_t)p, 0, 0, 0};
+        churn c = {777 + (uint64_t)p, 0, 0};
         size_t placed = 0, failed = 0, in_place = 0;
         for (int op = 0; op < 30000; op++) {
             unsigned k = churn_step(t, live, &c);
@@ -557,7 +557,7 @@ static void test_lists_place_as_the_table_says(void **state)
     (void)state;
     test_heap *t = manual_heap(BH_POLICY_ADAPTIVE_O1, 6144);
     void *live[CHURN_SLOTS] = {0};
-    churn ch = {4242, 0, 0, 0};
+    churn ch = {4242, 0, 0};
     size_t by_class = 0, from_wild = 0, own_class = 0, failed = 0;
     for (int op = 0; op < 30000; op++) {
         unsigned k = churn_step(t, live, &ch);
