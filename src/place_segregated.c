@@ -8,6 +8,23 @@
  * the bottom while long-lived objects accumulate at the top, so a collection leaves one large free
  * run in the middle instead of holes between long-lived objects.
  *
+ * adaptive_o1 only: a small object (NEW_SITE_SMALL_MAX blocks: 32 bytes, a float, a short tuple
+ * or string, a function or raw-code object) of a site not learned yet is placed as long-lived, in
+ * the top end of the hole it fits or of the wilderness. A site seen for the first time is mostly
+ * a program being loaded: its constants, functions and compiled code, small and permanent, made
+ * among the parse tree and the compiler's temporaries, which are large. At the bottom, first fit
+ * interleaves them, and the permanent ones pin the region the parse tree leaves (bm_pidigits: its
+ * bytecode and constants split the heap its big integers need). At the top they pack apart. A
+ * small temporary guessed wrong costs one small hole, until its site is learned (its first sample
+ * resolves at the next collection). Large objects of new sites stay at the bottom: they are often
+ * buffers that grow in place (parse chunks, strings being built), which a top end would block.
+ * Measured on the shared traces: adaptive_o1's mean 1.048 -> 1.036 (bm_pidigits 1.201 -> 1.082,
+ * app_dashboard 1.042 -> 1.021, memoryview_gc 1.068 -> 1.010, bm_fft 1.009 -> 1.034); with
+ * objects of 1 block only, 1.048 (app_dashboard 1.095); of up to 3 blocks, 1.038. Not for
+ * adaptive: its long-lived objects go to the top of the highest run, the wilderness, ahead of every
+ * hole, and the guess breaks first fit's packing of the small programs (1.047 -> 1.057, five
+ * programs worse than micropython).
+ *
  * Adaptive only: a moving realloc (no site) goes to the top if the object was above the
  * wilderness (the top side), else first fit; and a request of SIZE_CLASS_MIN blocks or more from a
  * site already learned gets its size class (seg_size_class), so that the
@@ -74,6 +91,8 @@ enum {
                                  / 64 is then at least pool / 103: no floor needed) */
     PRESSED_WILD_DIV = 16,
     LEARN_WILD_DIV = 8, /* no learning collection once the wilderness left is below pool / 8 */
+    NEW_SITE_SMALL_MAX = 2, /* adaptive_o1: objects of at most this many blocks from a site not
+                               learned yet are placed as long-lived (see the header above) */
     SIZE_CLASS_MIN = 64,  /* adaptive: a learned site's objects of at least this many blocks ... */
     SIZE_CLASS_SHIFT = 2  /* ... get a multiple of g = 2^(floor(log2 blocks) - SIZE_CLASS_SHIFT),
                              or such a multiple + 1, whichever is smaller */
@@ -169,6 +188,8 @@ static size_t seg_find(bh_heap *h, size_t nblocks, unsigned flags, uintptr_t sit
         s->pending_hash = idx;
         if (s->votes[idx] > 0) /* learned long-lived; a site not learned yet goes to the bottom */
             is_long = true;
+        else if (s->votes[idx] == 0 && lists(h) && nblocks <= NEW_SITE_SMALL_MAX)
+            is_long = true; /* adaptive_o1: a small object of a site not learned yet */
     }
     if (site == 0 && !is_long && h->pinned != NULL && kind_of(h) == SEG_ADAPTIVE) {
         /* a moving realloc (no site): the object stays on the side it came from; above the

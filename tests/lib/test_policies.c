@@ -254,6 +254,32 @@ static void test_segregated_without_hints_is_first_fit(void **state)
     }
 }
 
+/* adaptive_o1 places a small object (up to 2 blocks) of a site not learned yet as long-lived, at
+ * the wilderness' top end; a larger one, and any object of a site learned short-lived, at its
+ * bottom. adaptive does not guess: a new site's objects go first fit from the bottom. */
+static void test_o1_new_small_site_goes_to_top(void **state)
+{
+    (void)state;
+    for (int pass = 0; pass < 2; pass++) {
+        bool o1 = pass == 0;
+        test_heap *t = manual_heap(o1 ? BH_POLICY_ADAPTIVE_O1 : BH_POLICY_ADAPTIVE, 8192);
+        size_t n = t->h.pool_blocks;
+        const uintptr_t small = 0x1111, big = 0x2222;
+        void *a = bh_alloc_site(&t->h, 32, 0, small); /* 2 blocks, new site */
+        void *b = bh_alloc_site(&t->h, 33, 0, big);   /* 3 blocks, new site */
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_int_equal(th_block(t, a), o1 ? n - 2 : 0);
+        assert_int_equal(th_block(t, b), o1 ? 0 : 2);
+        bh_free(&t->h, a); /* a sample freed: its site votes short-lived */
+        void *c = bh_alloc_site(&t->h, 16, 0, small);
+        assert_non_null(c);
+        assert_int_equal(th_block(t, c), o1 ? 3 : 0); /* learned: first fit from the bottom */
+        assert_true(bh_check(&t->h));
+        th_free(t);
+    }
+}
+
 /* adaptive collects to learn: objects of a new site that stay alive are found long-lived at a
  * collection the heap makes by itself long before it is full, and the site's later objects go to
  * the top */
@@ -639,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_run_tree_needs_16_byte_blocks),
         cmocka_unit_test(test_run_tree_survives_writes_into_freed_objects),
         cmocka_unit_test(test_lists_place_as_the_table_says),
+        cmocka_unit_test(test_o1_new_small_site_goes_to_top),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
