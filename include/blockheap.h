@@ -189,7 +189,11 @@ typedef enum bh_policy {
      * early gains nothing. Under pressure (survivors >= 5/8 of the pool) the bound is max(survivors
      * / 64, wilderness / 16) instead: a heap with little room left collects before the garbage of
      * a few dozen allocations pushes survivors into its wilderness, at the price of more
-     * collections (bench/fragmentation.sh reports them). A second trigger speeds up learning: when a
+     * collections (bench/fragmentation.sh reports them); and an allocation that refills a hole
+     * (elsewhere than the wilderness) collects first too, once (pool - survivors) / 2 blocks were
+     * allocated since the last collection: the holes are then refilled among garbage a collection
+     * would free, and the survivors placed there pepper them (at most one such collection per half
+     * of the free space: about twice MicroPython's count where it collects only when full). A second trigger speeds up learning: when a
      * sample of a site not learned yet is 128 allocations old and pool / 64 blocks were allocated
      * since the last collection, collect (at most one such collection per pool / 64 blocks
      * allocated, only while new sites appear, and not while what is left of the wilderness is

@@ -62,7 +62,9 @@
  * more, that last bound and the floor are dropped and the others become survivors /
  * PRESSED_TRIGGER_DIV and wilderness / PRESSED_WILD_DIV: a heap with little room collects
  * before its wilderness is eaten into, whatever it costs in collections (the programs that first
- * fit packs keep more room than that between their peaks, and collect as before). A learning
+ * fit packs keep more room than that between their peaks, and collect as before). Under pressure
+ * an allocation that refills a hole collects first too, once FREE_EIGHTHS/8 of the free blocks the
+ * last collection left were allocated again. A learning
  * collection waits while the wilderness left is below pool / LEARN_WILD_DIV: the heap is nearly
  * full and collects soon anyway.
  * (The constants were chosen on the shared traces; see bench/fragmentation.sh.)
@@ -373,12 +375,22 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
                 (uint32_t)(s->clock - s->samples[k].birth) >= LEARN_AGE)
                 return true;
     }
-    if (!(block < s->wild_hi && block + nblocks > s->wild_lo))
-        return false; /* reuses a hole: no growth of the used area */
+    bool pressed = s->survivors * 8 >= h->pool_blocks * PRESSURE_EIGHTHS;
+    if (!(block < s->wild_hi && block + nblocks > s->wild_lo)) {
+        /* reuses a hole: no growth of the used area. But under pressure, once half the free
+         * blocks the last collection left were allocated again: the holes are being filled with
+         * new objects among the garbage that a collection would have made room for, and the
+         * survivors among them pepper the holes until no run is left for a large request
+         * (app_logger 1.195 -> 1.095, app_dashboard 1.021 -> 1.006 at the minimum heap). A
+         * collection at most every half of the free space: about twice MicroPython's count, at
+         * most, where it collects only when full */
+        s->early = pressed && h->allocated_since_collect > 0 &&
+                   h->allocated_since_collect >= (h->pool_blocks - s->survivors) * FREE_EIGHTHS / 8;
+        return s->early;
+    }
     /* enough allocated since the last collection to be worth one: an eighth of what survived it,
      * half the wilderness it left (a heap with plenty of room collects less), and 1/32 of the pool
      * (an almost empty heap, at start-up, does not collect every few blocks) */
-    bool pressed = s->survivors * 8 >= h->pool_blocks * PRESSURE_EIGHTHS;
     size_t need = s->survivors / (pressed ? PRESSED_TRIGGER_DIV : TRIGGER_DIV);
     size_t wild_need = s->wild_len / (pressed ? PRESSED_WILD_DIV : WILD_DIV);
     if (need < wild_need)

@@ -209,6 +209,52 @@ static void test_trigger_collects_more_under_pressure(void **state)
     }
 }
 
+/* Under pressure, allocations that refill holes (not the wilderness) also collect first, once half
+ * of the free blocks the last collection left were allocated again; without pressure they never
+ * do. The heap: 4-block objects up to 7/8 of the pool, every fourth dropped (4-block holes), the
+ * top eighth free (the wilderness); then 1-block garbage, which fits the holes. */
+static void test_trigger_collects_in_holes_under_pressure(void **state)
+{
+    (void)state;
+    static const bh_policy triggers[] = {BH_POLICY_FIRSTFIT_GC, BH_POLICY_ADAPTIVE, BH_POLICY_ADAPTIVE_O1};
+    for (unsigned k = 0; k < 3; k++) {
+        for (int pressed = 0; pressed < 2; pressed++) {
+            test_heap *t = policy_heap(triggers[k], 65536);
+            size_t n = t->h.pool_blocks, filled = pressed ? n * 7 / 8 : n / 2, kept = 0;
+            for (size_t used = 0; used + 4 <= filled; used += 4) {
+                void *p = bh_alloc(&t->h, 64, 0);
+                assert_non_null(p);
+                th_root(t, p); /* all kept while filling: no early collection makes holes yet */
+            }
+            for (size_t i = 0; i < t->nroots; i++) {
+                if (i % 4 == 3)
+                    t->roots[i] = NULL;
+                else
+                    kept += 4;
+            }
+            bh_collect(&t->h);
+            assert_int_equal(t->h.used_blocks, kept);
+            assert_true(pressed ? kept * 8 >= n * 5 : kept * 8 < n * 5);
+            size_t holes = filled / 4 / 4 * 4; /* blocks in the dropped objects' holes */
+            size_t at = (n - kept) * 4 / 8, first = 0, before = t->collect_calls;
+            for (size_t i = 0; i < holes - 4; i++) {
+                void *p = bh_alloc(&t->h, 16, 0);
+                assert_non_null(p);
+                size_t b = th_block(t, p);
+                assert_true(b < filled); /* in a hole, not in the wilderness */
+                if (!first && t->collect_calls > before)
+                    first = i + 1;
+            }
+            if (pressed)
+                assert_int_equal(first, at + 1); /* the allocation that finds `at` blocks allocated */
+            else
+                assert_int_equal(t->collect_calls, before);
+            assert_true(bh_check(&t->h));
+            th_free(t);
+        }
+    }
+}
+
 /* Without hints or site tokens, and without auto-collection (so no early collection), lifetime,
  * firstfit_gc and adaptive place every object exactly where micropython does: first fit from the
  * bottom with the same cursor. Explicit collections keep it so. */
@@ -658,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_lifetime_learns_sites),
         cmocka_unit_test(test_adaptive_collects_early),
         cmocka_unit_test(test_trigger_collects_more_under_pressure),
+        cmocka_unit_test(test_trigger_collects_in_holes_under_pressure),
         cmocka_unit_test(test_segregated_without_hints_is_first_fit),
         cmocka_unit_test(test_adaptive_learns_without_filling_the_heap),
         cmocka_unit_test(test_adaptive_learns_later_in_a_full_heap),
