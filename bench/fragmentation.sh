@@ -2,7 +2,7 @@
 # Fragmentation benchmark: every shared trace x every placement policy, all in one run.
 #
 #   bench/fragmentation.sh [--policies p1,p2,...|all] [--traces t1,t2,...] [--oracle AGE]
-#                          [--bin PATH] [--jobs N]
+#                          [--block B] [--bin PATH] [--jobs N]
 #
 # Per trace, `blockheap margin TRACE --policy all --json` (the library itself, MicroPython's arena
 # layout, 16-byte blocks and finalisers as recorded, host semantics `micropython`) gives for every
@@ -17,7 +17,10 @@
 # The last column, hints@AGE, is not a policy but a bound: adaptive given BH_LONG_LIVED from the
 # trace's future for every object that lives AGE allocations or more (`--oracle-hints AGE`; default
 # 500, 0 leaves it out): what the lifetime prediction would give if it were perfect.
-# Takes about 10 minutes on 2 CPUs (602 s for the table in README.md).
+# --block B replays the traces with B-byte blocks instead of the 16 they were recorded with (32: a
+# 64-bit port): the same programs in another geometry, a check that the policies' constants, chosen
+# on 16-byte blocks, are not fitted to it.
+# Takes about 10 minutes on 2 CPUs (579 s for the table in README.md).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${BH_BIN:-$here/build/place/blockheap}"
@@ -26,6 +29,7 @@ POLICIES="all"
 TRACES=""
 JOBS="${BH_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 ORACLE=500
+BLOCK=16
 while [ $# -gt 0 ]; do
     case "$1" in
     --policies) POLICIES="$2"; shift 2 ;;
@@ -33,22 +37,25 @@ while [ $# -gt 0 ]; do
     --bin) BIN="$2"; shift 2 ;;
     --jobs) JOBS="$2"; shift 2 ;;
     --oracle) ORACLE="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --block) BLOCK="$2"; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "fragmentation.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
 [ -x "$BIN" ] || { echo "fragmentation.sh: no binary at $BIN (build the target blockheap_cli)" >&2; exit 2; }
 
-exec python3 - "$BIN" "$SHARED" "$POLICIES" "$TRACES" "$JOBS" "$ORACLE" <<'PY'
+case "$BLOCK" in 16|32|64|128) ;; *) echo "fragmentation.sh: --block must be 16, 32, 64 or 128" >&2; exit 2 ;; esac
+
+exec python3 - "$BIN" "$SHARED" "$POLICIES" "$TRACES" "$JOBS" "$ORACLE" "$BLOCK" <<'PY'
 import concurrent.futures as cf, json, math, os, subprocess, sys, time
 
 BIN, SHARED, POLICIES, TRACES, JOBS = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 ORACLE = int(sys.argv[6])
+B = int(sys.argv[7])  # block bytes (the traces': 16-byte blocks, finalisers on: MicroPython's layout)
 HINTS = f'hints@{ORACLE}'  # the bound's column: adaptive with --oracle-hints ORACLE
 
 def policy_args(p):
     return ['adaptive', '--oracle-hints', str(ORACLE)] if p == HINTS else [p]
-B = 16  # the traces' block size (16-byte blocks, finalisers on: MicroPython's layout formula)
 
 def atb_bytes_for(total):
     unit = 12 + 32 * B
@@ -71,7 +78,7 @@ def trace_path(t):
     return f'{SHARED}/traces/{t}.trace.gz'
 
 def margin(trace, policy=None):
-    args = [BIN, 'margin', trace_path(trace), '--json', '--jobs', str(JOBS), '--policy']
+    args = [BIN, 'margin', trace_path(trace), '--block', str(B), '--json', '--jobs', str(JOBS), '--policy']
     if policy:
         args += policy_args(policy)
     else:
@@ -86,7 +93,8 @@ def margin(trace, policy=None):
     return {p['policy']: p for p in d['policies']}
 
 def replay(trace, policy, heap):
-    out = subprocess.run([BIN, 'replay', trace_path(trace), '--heap', str(heap), '--json', '--policy'] + policy_args(policy),
+    out = subprocess.run([BIN, 'replay', trace_path(trace), '--block', str(B), '--heap', str(heap), '--json',
+                          '--policy'] + policy_args(policy),
                          capture_output=True, text=True)
     try:
         d = json.loads(out.stdout)
@@ -123,7 +131,7 @@ with cf.ThreadPoolExecutor(max_workers=JOBS) as ex:
         extra[key] = rr
 
 W = 29
-print('# fragmentation benchmark: min heap / lower bound (peak live blocks), by `blockheap margin`')
+print(f'# fragmentation benchmark: min heap / lower bound (peak live blocks), by `blockheap margin`, {B}-byte blocks')
 print(f'# cell: ratio  collections at the min heap / micropython\'s collections at that same heap (F: it fails'
       f' there)  collections at 1.25x the lower bound (F: fails there)')
 print(f'{"trace":22s} {"lower":>6s}' + ''.join(f' | {p:>{W}s}' for p in policies))
