@@ -212,8 +212,9 @@ typedef enum bh_policy {
      * lists, as in TLSF, instead of first fit from the tree. Every maximal free run but the
      * wilderness (the largest run the last collection left, which frees next to it extend) is on
      * the list of its size class: 1, 2 and 3 blocks, then four classes per power of two. A
-     * request of k blocks takes the first run of the smallest non-empty class whose every run
-     * holds k (found in a bitmap of BH_LIST_CLASSES bits): its bottom end, or its top end if
+     * request of k blocks takes the oldest run (the longest free) of the smallest non-empty class
+     * whose every run holds k (found in a bitmap of BH_LIST_CLASSES bits; the list's head names
+     * its last run, so this is O(1) with no more state): its bottom end, or its top end if
      * predicted long-lived. Only when no such class has a run does it take the wilderness, from
      * the bottom (top if long-lived); only when the wilderness is too small, a run of k's own
      * class that holds k (a scan of that class's list: the one step that is not O(1), just

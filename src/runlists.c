@@ -7,7 +7,8 @@
  * run, or empty). A run keeps its list node in its first block and its first block's number in its
  * last block (a boundary tag), both free and so nobody's (an allocation zeroes its blocks):
  *
- *     first block: word 0  prev   first block of the previous run on the list, or NIL
+ *     first block: word 0  prev   first block of the previous run on the list; the list's first
+ *                                 run (its newest) keeps its last run's (its oldest) here
  *                  word 1  next   first block of the next run on the list, or NIL
  *                  word 2  len    blocks in the run
  *     last block:  word 3  start  the run's first block (for a 1-block run, the same block)
@@ -16,8 +17,11 @@
  * class(len) = 4 (floor(log2 len) - 1) + the two bits below the top one. 100 classes cover the
  * 26-bit lengths (RUN_TREE_MAX_BLOCKS); a bitmap says which lists are not empty. A request of n
  * blocks searches from the smallest class whose every run holds n (n rounded up to its class's
- * upper edge), so the first non-empty class found gives a run at once: the list's first. That is a
- * good fit, not the lowest address: see bh_policy for what it costs in heap.
+ * upper edge), so the first non-empty class found gives a run at once: the list's oldest, its last
+ * run, which its first names (a run is linked at the head when it is made). That is a good fit, not
+ * the lowest address: see bh_policy for what it costs in heap. The oldest rather than the newest:
+ * a run that has stayed free longest is more likely among objects that died together, and on the
+ * shared traces it needs a little less heap with 16- and with 32-byte blocks (docs/placement.md).
  *
  *     find             O(1): a bitmap search of at most 4 words, else the wilderness; only when
  *                      both fail, the runs of the request's own class are scanned (those that are
@@ -93,12 +97,13 @@ static unsigned nonempty_from(const bh_heap *h, unsigned c)
 
 /* ---- the lists */
 
+/* Links the run at its list's head; the head's prev names the list's last run. */
 static void link_run(bh_heap *h, uint32_t start, uint32_t len)
 {
     struct bh_seg_state *s = &h->pol.seg;
     unsigned c = class_of(len);
     uint32_t first = s->index.lists.head[c];
-    set_word(h, start, L_PREV, NIL);
+    set_word(h, start, L_PREV, first == NIL ? start : word(h, first, L_PREV));
     set_word(h, start, L_NEXT, first);
     set_word(h, start, L_LEN, len);
     set_word(h, start + len - 1u, L_START, start);
@@ -116,16 +121,19 @@ static bool unlink_run(bh_heap *h, uint32_t start, uint32_t len)
     unsigned c = class_of(len);
     if (c >= BH_LIST_CLASSES)
         return false;
+    uint32_t head = s->index.lists.head[c];
     uint32_t prev = word(h, start, L_PREV), next = word(h, start, L_NEXT);
-    if ((prev == NIL ? s->index.lists.head[c] : word(h, prev, L_NEXT)) != start ||
-        (next != NIL && word(h, next, L_PREV) != start))
-        return false;
-    if (prev == NIL)
+    if (head == NIL || (start != head && word(h, prev, L_NEXT) != start) ||
+        (next != NIL ? word(h, next, L_PREV) != start : word(h, head, L_PREV) != start))
+        return false; /* (the last run is the one the head names; the head, its predecessor's next) */
+    if (start == head) {
         s->index.lists.head[c] = next;
-    else
+        if (next != NIL)
+            set_word(h, next, L_PREV, prev); /* the new head names the last run */
+    } else {
         set_word(h, prev, L_NEXT, next);
-    if (next != NIL)
-        set_word(h, next, L_PREV, prev);
+        set_word(h, next != NIL ? next : head, L_PREV, prev); /* the last run: the head names it */
+    }
     if (s->index.lists.head[c] == NIL)
         s->index.lists.nonempty[c / 32u] &= ~(UINT32_C(1) << (c % 32u));
     s->runs--;
@@ -169,7 +177,7 @@ size_t bh__lists_find(const bh_heap *h, size_t nblocks, bool from_top)
     unsigned c = class_holding(n);
     unsigned found = nonempty_from(h, c);
     if (found < BH_LIST_CLASSES) {
-        uint32_t run = s->index.lists.head[found];
+        uint32_t run = word(h, s->index.lists.head[found], L_PREV); /* the oldest run */
         return from_top ? (size_t)run + word(h, run, L_LEN) - nblocks : run;
     }
     if (s->wild_hi - s->wild_lo >= nblocks)
@@ -319,7 +327,7 @@ bool bh__lists_check(const bh_heap *h)
     /* every list: doubly linked, its runs maximal, tagged, of its class */
     size_t listed = 0, listed_blocks = 0;
     for (unsigned c = 0; c < BH_LIST_CLASSES; c++) {
-        uint32_t run = s->index.lists.head[c], prev = NIL;
+        uint32_t head = s->index.lists.head[c], run = head, prev = NIL;
         bool marked = (s->index.lists.nonempty[c / 32u] >> (c % 32u)) & 1u;
         if (marked != (run != NIL))
             return false;
@@ -327,7 +335,8 @@ bool bh__lists_check(const bh_heap *h)
             if (run >= h->pool_blocks || listed++ > h->pool_blocks)
                 return false;
             uint32_t len = word(h, run, L_LEN);
-            if (len == 0 || len > h->pool_blocks - run || class_of(len) != c || word(h, run, L_PREV) != prev)
+            if (len == 0 || len > h->pool_blocks - run || class_of(len) != c ||
+                (run != head && word(h, run, L_PREV) != prev))
                 return false;
             if (word(h, run + len - 1u, L_START) != run)
                 return false;
@@ -341,6 +350,8 @@ bool bh__lists_check(const bh_heap *h)
             prev = run;
             run = word(h, run, L_NEXT);
         }
+        if (head != NIL && word(h, head, L_PREV) != prev)
+            return false; /* the head names the last run */
     }
     /* the runs are distinct maximal runs; covering every free block but the wilderness's, they are
      * all of them */

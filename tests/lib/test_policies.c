@@ -300,6 +300,34 @@ static void test_segregated_without_hints_is_first_fit(void **state)
     }
 }
 
+/* adaptive_o1 takes the oldest run of the class it picks: of three 4-block holes freed in the order
+ * x3, x1, x2, a 4-block request gets x3's, the next x1's, the next x2's */
+static void test_lists_take_the_oldest_run_of_a_class(void **state)
+{
+    (void)state;
+    test_heap *t = manual_heap(BH_POLICY_ADAPTIVE_O1, 8192);
+    void *x[4], *sep[4];
+    for (int i = 0; i < 4; i++) {
+        x[i] = bh_alloc(&t->h, 64, 0);
+        sep[i] = bh_alloc(&t->h, 16, 0); /* kept: the holes stay apart, and off the wilderness */
+        assert_non_null(x[i]);
+        assert_non_null(sep[i]);
+    }
+    size_t at[4];
+    for (int i = 0; i < 4; i++)
+        at[i] = th_block(t, x[i]);
+    static const int order[3] = {3, 1, 2};
+    for (int k = 0; k < 3; k++)
+        bh_free(&t->h, x[order[k]]);
+    for (int k = 0; k < 3; k++) {
+        void *p = bh_alloc(&t->h, 64, 0);
+        assert_non_null(p);
+        assert_int_equal(th_block(t, p), at[order[k]]);
+        assert_true(bh_check(&t->h));
+    }
+    th_free(t);
+}
+
 /* adaptive_o1 places a small object (up to 2 blocks) of a site not learned yet as long-lived, at
  * the wilderness' top end; a larger one, and any object of a site learned short-lived, at its
  * bottom. adaptive does not guess: a new site's objects go first fit from the bottom. */
@@ -713,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_run_tree_survives_writes_into_freed_objects),
         cmocka_unit_test(test_lists_place_as_the_table_says),
         cmocka_unit_test(test_o1_new_small_site_goes_to_top),
+        cmocka_unit_test(test_lists_take_the_oldest_run_of_a_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
