@@ -193,9 +193,10 @@ typedef enum bh_policy {
      * (elsewhere than the wilderness) collects first too, once (pool - survivors) / 2 blocks were
      * allocated since the last collection: the holes are then refilled among garbage a collection
      * would free, and the survivors placed there pepper them (at most one such collection per half
-     * of the free space: about twice MicroPython's count where it collects only when full). A second trigger speeds up learning: when a
-     * sample of a site not learned yet is 128 allocations old and pool / 64 blocks were allocated
-     * since the last collection, collect (at most one such collection per pool / 64 blocks
+     * of the free space: about twice MicroPython's count where it collects only when full).
+     * A second trigger speeds up learning: when a sample of a site not learned yet is 128
+     * allocations old and pool / 64 blocks were allocated since the last collection, collect (at
+     * most one such collection per pool / 64 blocks
      * allocated, only while new sites appear, and not while what is left of the wilderness is
      * below pool / 8: a heap that full collects soon anyway). Each early collection costs a full
      * collection; the marking work per allocated block stays bounded (at least survivors / 64

@@ -21,9 +21,9 @@
  * Measured on the shared traces, before the trigger's rule for holes: adaptive_o1's mean 1.048 ->
  * 1.036 (bm_pidigits 1.201 -> 1.082, app_dashboard 1.042 -> 1.021, memoryview_gc 1.068 -> 1.010,
  * bm_fft 1.009 -> 1.034); with objects of 1 block only, 1.054 (app_dashboard 1.095); of up to 3
- * blocks, 1.038. Not for adaptive: its long-lived objects go to the top of the highest run, the wilderness, ahead of every
- * hole, and the guess breaks first fit's packing of the small programs (1.047 -> 1.057, five
- * programs worse than micropython).
+ * blocks, 1.038. Not for adaptive: its long-lived objects go to the top of the highest run, the
+ * wilderness, ahead of every hole, and the guess breaks first fit's packing of the small programs
+ * (1.047 -> 1.057, five programs worse than micropython).
  *
  * Adaptive only: a moving realloc (no site) goes to the top if the object was above the
  * wilderness (the top side), else first fit; and a request of SIZE_CLASS_MIN blocks or more from a
@@ -376,6 +376,8 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
                 return true;
     }
     bool pressed = s->survivors * 8 >= h->pool_blocks * PRESSURE_EIGHTHS;
+    size_t free_left = h->pool_blocks - s->survivors; /* the free blocks the last collection left */
+    size_t need;
     if (!(block < s->wild_hi && block + nblocks > s->wild_lo)) {
         /* reuses a hole: no growth of the used area. But under pressure, once half the free
          * blocks the last collection left were allocated again: the holes are being filled with
@@ -384,32 +386,33 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
          * (app_logger 1.195 -> 1.095, app_dashboard 1.021 -> 1.006 at the minimum heap). A
          * collection at most every half of the free space: about twice MicroPython's count, at
          * most, where it collects only when full */
-        s->early = pressed && h->allocated_since_collect > 0 &&
-                   h->allocated_since_collect >= (h->pool_blocks - s->survivors) * FREE_EIGHTHS / 8;
-        return s->early;
-    }
-    /* enough allocated since the last collection to be worth one: an eighth of what survived it,
-     * half the wilderness it left (a heap with plenty of room collects less), and 1/32 of the pool
-     * (an almost empty heap, at start-up, does not collect every few blocks) */
-    size_t need = s->survivors / (pressed ? PRESSED_TRIGGER_DIV : TRIGGER_DIV);
-    size_t wild_need = s->wild_len / (pressed ? PRESSED_WILD_DIV : WILD_DIV);
-    if (need < wild_need)
-        need = wild_need;
-    if (!pressed) {
-        /* and a part of the free space the last collection left: a collection every few blocks in
-         * a heap with plenty of free room (in holes, not in the wilderness) reclaims what first fit
-         * would have reused anyway; more of it while the heap is in a steady state. Not under
-         * pressure: with little room, the garbage of a few dozen allocations, left in place,
-         * peppers the wilderness with the survivors placed among it, and the pieces are what the
-         * next large request lacks (app_logger 1.230 -> 1.150, app_dashboard 1.094 -> 1.037 at the
-         * minimum heap); the programs that first fit already packs leave more room than that
-         * between their peaks */
-        size_t floor_need = h->pool_blocks / FLOOR_DIV;
-        size_t free_need = (h->pool_blocks - s->survivors) * (FREE_EIGHTHS + s->steady) / 8;
-        if (need < floor_need)
-            need = floor_need;
-        if (need < free_need)
-            need = free_need;
+        if (!pressed)
+            return false;
+        need = free_left * FREE_EIGHTHS / 8;
+    } else {
+        /* enough allocated since the last collection to be worth one: an eighth of what survived
+         * it, half the wilderness it left (a heap with plenty of room collects less), and 1/32 of
+         * the pool (an almost empty heap, at start-up, does not collect every few blocks) */
+        need = s->survivors / (pressed ? PRESSED_TRIGGER_DIV : TRIGGER_DIV);
+        size_t wild_need = s->wild_len / (pressed ? PRESSED_WILD_DIV : WILD_DIV);
+        if (need < wild_need)
+            need = wild_need;
+        if (!pressed) {
+            /* and a part of the free space the last collection left: a collection every few
+             * blocks in a heap with plenty of free room (in holes, not in the wilderness) reclaims
+             * what first fit would have reused anyway; more of it while the heap is in a steady
+             * state. Not under pressure: with little room, the garbage of a few dozen allocations,
+             * left in place, peppers the wilderness with the survivors placed among it, and the
+             * pieces are what the next large request lacks (app_logger 1.230 -> 1.150,
+             * app_dashboard 1.094 -> 1.037 at the minimum heap); the programs that first fit
+             * already packs leave more room than that between their peaks */
+            size_t floor_need = h->pool_blocks / FLOOR_DIV;
+            size_t free_need = free_left * (FREE_EIGHTHS + s->steady) / 8;
+            if (need < floor_need)
+                need = floor_need;
+            if (need < free_need)
+                need = free_need;
+        }
     }
     s->early = h->allocated_since_collect >= need && h->allocated_since_collect > 0;
     return s->early;

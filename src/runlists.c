@@ -125,7 +125,7 @@ static bool unlink_run(bh_heap *h, uint32_t start, uint32_t len)
     uint32_t prev = word(h, start, L_PREV), next = word(h, start, L_NEXT);
     if (head == NIL || (start != head && word(h, prev, L_NEXT) != start) ||
         (next != NIL ? word(h, next, L_PREV) != start : word(h, head, L_PREV) != start))
-        return false; /* (the last run is the one the head names; the head, its predecessor's next) */
+        return false; /* (the last run is the one the head names; the head, nobody's next) */
     if (start == head) {
         s->index.lists.head[c] = next;
         if (next != NIL)
