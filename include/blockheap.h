@@ -190,10 +190,12 @@ typedef enum bh_policy {
      * / 64, wilderness / 16) instead: a heap with little room left collects before the garbage of
      * a few dozen allocations pushes survivors into its wilderness, at the price of more
      * collections (bench/fragmentation.sh reports them); and an allocation that refills a hole
-     * (elsewhere than the wilderness) collects first too, once (pool - survivors) / 2 blocks were
-     * allocated since the last collection: the holes are then refilled among garbage a collection
-     * would free, and the survivors placed there pepper them (at most one such collection per half
-     * of the free space: about twice MicroPython's count where it collects only when full).
+     * (elsewhere than the wilderness) collects first too, once (pool - survivors) / 2 more blocks
+     * are in use than the last collection left (in use, not allocated: blocks that explicit frees
+     * and moving reallocs gave back are free space): the holes are then refilled among garbage a
+     * collection would free, and the survivors placed there pepper them (at most one such
+     * collection per half of the free space: about twice MicroPython's count where it collects
+     * only when full).
      * A second trigger speeds up learning: when a sample of a site not learned yet is 128
      * allocations old and pool / 64 blocks were allocated since the last collection, collect (at
      * most one such collection per pool / 64 blocks

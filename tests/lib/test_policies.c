@@ -210,17 +210,20 @@ static void test_trigger_collects_more_under_pressure(void **state)
 }
 
 /* Under pressure, allocations that refill holes (not the wilderness) also collect first, once half
- * of the free blocks the last collection left were allocated again; without pressure they never
- * do. The heap: 4-block objects up to 7/8 of the pool, every fourth dropped (4-block holes), the
- * top eighth free (the wilderness); then 1-block garbage, which fits the holes. */
+ * of the free blocks the last collection left are in use again; without pressure they never do.
+ * Blocks freed explicitly since are free space: they delay that collection. The heap: 4-block
+ * objects up to 7/8 of the pool, every fourth dropped (4-block holes), the top eighth free (the
+ * wilderness); then 1-block garbage, which fits the holes. */
 static void test_trigger_collects_in_holes_under_pressure(void **state)
 {
     (void)state;
     static const bh_policy triggers[] = {BH_POLICY_FIRSTFIT_GC, BH_POLICY_ADAPTIVE, BH_POLICY_ADAPTIVE_O1};
     for (unsigned k = 0; k < 3; k++) {
-        for (int pressed = 0; pressed < 2; pressed++) {
+        /* mode 0: not under pressure; 1: under pressure; 2: under pressure, and every fourth
+         * object refilling the holes is freed at once (its blocks are free space again) */
+        for (int mode = 0; mode < 3; mode++) {
             test_heap *t = policy_heap(triggers[k], 65536);
-            size_t n = t->h.pool_blocks, filled = pressed ? n * 7 / 8 : n / 2, kept = 0;
+            size_t n = t->h.pool_blocks, filled = mode ? n * 7 / 8 : n / 2, kept = 0;
             for (size_t used = 0; used + 4 <= filled; used += 4) {
                 void *p = bh_alloc(&t->h, 64, 0);
                 assert_non_null(p);
@@ -234,21 +237,34 @@ static void test_trigger_collects_in_holes_under_pressure(void **state)
             }
             bh_collect(&t->h);
             assert_int_equal(t->h.used_blocks, kept);
-            assert_true(pressed ? kept * 8 >= n * 5 : kept * 8 < n * 5);
+            assert_true(mode ? kept * 8 >= n * 5 : kept * 8 < n * 5);
             size_t holes = filled / 4 / 4 * 4; /* blocks in the dropped objects' holes */
-            size_t at = (n - kept) * 4 / 8, first = 0, before = t->collect_calls;
-            for (size_t i = 0; i < holes - 4; i++) {
+            size_t at = (n - kept) * 4 / 8, first = 0, expected = 0, refilled = 0;
+            size_t before = t->collect_calls;
+            for (size_t i = 0; refilled + 4 < holes && !(mode && first); i++) {
+                if (!expected && refilled >= at)
+                    expected = i + 1; /* the allocation that finds `at` more blocks in use */
                 void *p = bh_alloc(&t->h, 16, 0);
                 assert_non_null(p);
                 size_t b = th_block(t, p);
                 assert_true(b < filled); /* in a hole, not in the wilderness */
                 if (!first && t->collect_calls > before)
                     first = i + 1;
+                if (mode == 2 && i % 4 == 3)
+                    bh_free(&t->h, p);
+                else
+                    refilled++;
             }
-            if (pressed)
-                assert_int_equal(first, at + 1); /* the allocation that finds `at` blocks allocated */
-            else
+            if (mode) {
+                assert_int_equal(first, expected);
+                /* freed blocks do not count as refilled: later than `at` allocations */
+                if (mode == 2)
+                    assert_true(first > at + 1);
+                else
+                    assert_int_equal(first, at + 1);
+            } else {
                 assert_int_equal(t->collect_calls, before);
+            }
             assert_true(bh_check(&t->h));
             th_free(t);
         }
