@@ -227,7 +227,7 @@ typedef enum bh_policy {
      * placed as long-lived (a program being loaded makes its small permanent objects, constants,
      * functions, code, among the large temporaries of its parse tree: apart, they do not pin the
      * region the parse tree leaves). Larger objects of new sites go to the bottom, as in adaptive.
-     * On the shared traces it needs the least heap of all policies (1.031 the peak of live data
+     * On the shared traces it needs the least heap of all policies (1.025 the peak of live data
      * on average, against adaptive's 1.043: docs/placement.md), and no program more than under
      * micropython.
      * Costs: allocation O(1) as above, + O(k), + O(BH_SEG_SAMPLES) when sampling; bh_free O(k +
