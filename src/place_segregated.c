@@ -378,7 +378,9 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
     }
     bool pressed = s->survivors * 8 >= h->pool_blocks * PRESSURE_EIGHTHS;
     size_t free_left = h->pool_blocks - s->survivors; /* the free blocks the last collection left */
-    size_t need, done = h->allocated_since_collect;
+    /* what counts toward the bound: blocks allocated since the last collection (the garbage a
+     * stretch of allocations may have left), or, for a hole, blocks in use above what it left */
+    size_t need, spent = h->allocated_since_collect;
     if (!(block < s->wild_hi && block + nblocks > s->wild_lo)) {
         /* reuses a hole: no growth of the used area. But under pressure, once half the free
          * blocks the last collection left are in use again: the holes are being filled with new
@@ -393,7 +395,7 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
         if (!pressed)
             return false;
         need = free_left * FREE_EIGHTHS / 8;
-        done = h->used_blocks > s->survivors ? h->used_blocks - s->survivors : 0;
+        spent = h->used_blocks > s->survivors ? h->used_blocks - s->survivors : 0;
     } else {
         /* enough allocated since the last collection to be worth one: an eighth of what survived
          * it, half the wilderness it left (a heap with plenty of room collects less), and 1/32 of
@@ -419,7 +421,7 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
                 need = free_need;
         }
     }
-    s->early = done >= need && done > 0;
+    s->early = spent >= need && spent > 0;
     return s->early;
 }
 
