@@ -13,7 +13,9 @@
 # policy: what `micropython` does at that same heap (its collections, or F if it fails there), and
 # the policy's collections at 1.25x the lower bound (F if it fails there).
 # Printed: one row per trace; per policy the geometric mean and the worst of min heap / lower bound
-# (and of all-pass-from / lower bound), and how many traces need more heap than with micropython.
+# (and of all-pass-from / lower bound), how many traces need more heap than with micropython, and
+# on how many the policy runs at every heap size micropython runs at (its all-pass-from is at most
+# micropython's minimum: no heap that works under micropython fails under it).
 # The last column, hints@AGE, is not a policy but a bound: adaptive given BH_LONG_LIVED from the
 # trace's future for every object that lives AGE allocations or more (`--oracle-hints AGE`; default
 # 500, 0 leaves it out): what the lifetime prediction would give if it were perfect.
@@ -169,5 +171,14 @@ if 'micropython' in policies:
         return sum(1 for t in traces if res[t][p]['completes'] and
                    res[t][p]['min_pool_blocks'] > res[t]['micropython']['min_pool_blocks'])
     print(f'{"traces worse than micropython":29s}' + ''.join(f' | {worse(p):{W}d}' for p in policies))
+    def runs_where_mp_runs(p):
+        # every heap size from the policy's all-pass-from up passes, so if that is at most
+        # micropython's minimum, the policy runs at every size micropython runs at (within the
+        # range margin checked)
+        return sum(1 for t in traces if res[t][p]['completes'] and res[t]['micropython']['completes'] and
+                   res[t][p]['all_pass_from_bytes'] <= res[t]['micropython']['min_heap_bytes'])
+    print(f'{"runs where micropython runs":29s}' + ''.join(
+        f' | {(f"{runs_where_mp_runs(p)}/{len(traces)}" if p != "micropython" else "-"):>{W}s}'
+        for p in policies))
 print(f'# {len(traces)} traces, {time.time() - t0:.0f} s')
 PY
