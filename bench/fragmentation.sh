@@ -22,7 +22,7 @@
 # --block B replays the traces with B-byte blocks instead of the 16 they were recorded with (32: a
 # 64-bit port): the same programs in another geometry, a check that the policies' constants, chosen
 # on 16-byte blocks, are not fitted to it.
-# Takes about 10 minutes on 2 CPUs (579 s for the table in README.md).
+# Takes about 10 minutes on 2 CPUs (583 s for the table in README.md).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${BH_BIN:-$here/build/place/blockheap}"
