@@ -170,6 +170,12 @@ bool bh__index_verified(bh_heap *h, size_t block, size_t nblocks)
     return false;
 }
 
+/* Whether blocks [block, block + nblocks) take from the wilderness [wild_lo, wild_hi). */
+static bool takes_wilderness(const struct bh_seg_state *s, size_t block, size_t nblocks)
+{
+    return block < s->wild_hi && block + nblocks > s->wild_lo;
+}
+
 static void seg_reset(bh_heap *h)
 {
     struct bh_seg_state *s = &h->pol.seg;
@@ -279,7 +285,7 @@ static void seg_allocated(bh_heap *h, size_t block, size_t nblocks)
     else
         bh__runs_take(h, block, nblocks);
     /* what the allocation took from the wilderness */
-    if (!lists(h) && block < s->wild_hi && block + nblocks > s->wild_lo) {
+    if (!lists(h) && takes_wilderness(s, block, nblocks)) {
         if (s->pending_long) {
             s->wild_hi = block > s->wild_lo ? block : s->wild_lo;
         } else {
@@ -301,7 +307,7 @@ static void seg_grown(bh_heap *h, size_t block, size_t nblocks)
     }
     bh__runs_take(h, block, nblocks);
     /* a realloc that grows into the wilderness from below */
-    if (block < s->wild_hi && block + nblocks > s->wild_lo)
+    if (takes_wilderness(s, block, nblocks))
         s->wild_lo = block + nblocks < s->wild_hi ? block + nblocks : s->wild_hi;
 }
 
@@ -381,7 +387,7 @@ static bool seg_collect_first(bh_heap *h, size_t block, size_t nblocks)
     /* what counts toward the bound: blocks allocated since the last collection (the garbage a
      * stretch of allocations may have left), or, for a hole, blocks in use above what it left */
     size_t need, spent = h->allocated_since_collect;
-    if (!(block < s->wild_hi && block + nblocks > s->wild_lo)) {
+    if (!takes_wilderness(s, block, nblocks)) {
         /* reuses a hole: no growth of the used area. But under pressure, once half the free
          * blocks the last collection left are in use again: the holes are being filled with new
          * objects among the garbage that a collection would have made room for, and the
