@@ -198,11 +198,10 @@ typedef enum bh_policy {
      * only when full).
      * A second trigger speeds up learning: when a sample of a site not learned yet is 128
      * allocations old and pool / 64 blocks were allocated since the last collection, collect (at
-     * most one such collection per pool / 64 blocks
-     * allocated, only while new sites appear, and not while what is left of the wilderness is
-     * below pool / 8: a heap that full collects soon anyway). Each early collection costs a full
-     * collection; the marking work per allocated block stays bounded (at least survivors / 64
-     * blocks allocated between them).
+     * most one such collection per pool / 64 blocks allocated, only while new sites appear, and
+     * not while what is left of the wilderness is below pool / 8: a heap that full collects soon
+     * anyway). Each early collection costs a full collection; the marking work per allocated
+     * block stays bounded (at least survivors / 64 blocks allocated between them).
      * Two placement rules of its own: a request of 64 blocks or more from a site already learned
      * (either way) gets its size class, the smallest multiple of g = 2^(floor(log2 blocks) - 2)
      * blocks or multiple of g plus one block that holds it (at most 1/4 more; bh_size says so; the exact size if no free run fits the class), so that the hole

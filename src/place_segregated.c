@@ -65,9 +65,8 @@
  * fit packs keep more room than that between their peaks, and collect as before). Under pressure
  * an allocation that refills a hole collects first too, once FREE_EIGHTHS/8 of the free blocks the
  * last collection left are in use again (used - survivors: what explicit frees and moving reallocs
- * gave back counts as free). A learning
- * collection waits while the wilderness left is below pool / LEARN_WILD_DIV: the heap is nearly
- * full and collects soon anyway.
+ * gave back counts as free). A learning collection waits while the wilderness left is below
+ * pool / LEARN_WILD_DIV: the heap is nearly full and collects soon anyway.
  * (The constants were chosen on the shared traces; see bench/fragmentation.sh.)
  *
  * Complexity (r = free runs): find O(log r); allocated O(log r), + O(BH_SEG_SAMPLES) when it takes
